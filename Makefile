@@ -1,0 +1,31 @@
+# `make run` sets everything up on a fresh machine and starts the studio on the sample data;
+# `make test` runs the tests. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DB ?= studio.duckdb
+
+.PHONY: setup run test bench clean
+
+setup: $(VENV)/.installed
+
+# torch is installed first, pinned to the CPU wheel, so pip pulls no CUDA packages.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/sft-studio --db $(DB) init --sample
+	$(BIN)/sft-studio --db $(DB) stats
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/import_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,241 @@
+"""`sft-studio`: one subcommand per verb, nothing but argument handling over studio.service.
+
+JSON goes to stdout (with --json), progress and messages to stderr. Exit codes: 0 ok, 1 bad input
+or usage, 3 the store is held by another process. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process.
+environment: SFT_STUDIO_DB (store file), SFT_STUDIO_TASK (default task),
+SFT_STUDIO_REVIEWER (name in the audit log)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 1, as bad input does
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sft-studio", epilog=EPILOG,
+                description="Curate a fine-tuning set from a handful of examples.",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", help="store file (default ./studio.duckdb or $SFT_STUDIO_DB)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def cmd(name, help, task=False):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("--json", action="store_true", help="print JSON to stdout")
+        if task:
+            sp.add_argument("--task", help="task name (default: $SFT_STUDIO_TASK or tweet-summary)")
+        return sp
+
+    sp = cmd("init", "create the store (and its built-in tasks); --sample imports the sample data")
+    sp.add_argument("--sample", action="store_true", help="import sample_data/ too")
+
+    sp = cmd("import", "import examples from a file, all rows or none", task=True)
+    sp.add_argument("path", help="JSONL, JSON array, CSV, Parquet, or a saved HF dataset folder")
+    sp.add_argument("--format", default="auto",
+                    choices=["auto", "jsonl", "json", "csv", "parquet", "hf"])
+    sp.add_argument("--map", dest="mapping", metavar="input=COL,output=COL",
+                    help="which columns hold the input and the output")
+
+    sp = cmd("stats", "counts by status, source and task", task=True)
+
+    sp = cmd("list", "list examples, ordered by id", task=True)
+    sp.add_argument("--status", choices=["pending", "approved", "rejected"])
+    sp.add_argument("--source", choices=["imported", "teacher", "corrupted"])
+    sp.add_argument("--text", help="only rows whose input or output contains this text")
+    sp.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    sp.add_argument("--offset", type=int, default=0)
+
+    sp = cmd("show", "one example with its review history")
+    sp.add_argument("id", type=int)
+
+    sp = cmd("review", "approve or reject one example (reset puts it back to pending)")
+    sp.add_argument("id", type=int)
+    sp.add_argument("action", choices=["approve", "reject", "reset"])
+
+    sp = cmd("bulk", "approve or reject every example matching the filters, as one undoable batch",
+             task=True)
+    sp.add_argument("action", choices=["approve", "reject", "reset"])
+    sp.add_argument("--status", choices=["pending", "approved", "rejected"])
+    sp.add_argument("--source", choices=["imported", "teacher", "corrupted"])
+    sp.add_argument("--text")
+    sp.add_argument("--yes", action="store_true", help="do it (without it: print the count only)")
+
+    sp = cmd("edit", "change an example's input and/or output in place (audited)")
+    sp.add_argument("id", type=int)
+    sp.add_argument("--input")
+    sp.add_argument("--output", help="new output; an empty string makes the row input-only")
+
+    sp = cmd("delete", "delete examples (undo puts them back)")
+    sp.add_argument("ids", type=int, nargs="+")
+
+    cmd("undo", "undo the last review action (repeat to go further back)")
+    cmd("tasks", "list the tasks")
+
+    sp = cmd("add-task", "add a task of your own")
+    sp.add_argument("name")
+    sp.add_argument("--instruction", required=True, help="the system prompt for the job")
+    sp.add_argument("--input-meaning", default="the input text")
+    sp.add_argument("--output-meaning", default="the output text")
+    sp.add_argument("--labels", help="comma-separated label set, for classification")
+    return p
+
+
+# -- commands: each returns (data for --json, text for people) -----------------------------
+
+def _init(s, a):
+    results = s.import_samples() if a.sample else []
+    data = {"db": str(s.store.path), "tasks": [t.name for t in s.tasks()], "imported": results}
+    text = f"store ready: {s.store.path}" + "".join(
+        f"\n  {r['file']}: {r['imported']} imported, {r['skipped_duplicates']} duplicates "
+        f"skipped" for r in results)
+    return data, text
+
+
+def _import(s, a):
+    from studio.importing import parse_map
+
+    r = s.import_file(a.path, task=a.task, fmt=a.format, mapping=parse_map(a.mapping))
+    return r, (f"imported {r['imported']} rows into task {r['task']} from {r['file']} "
+               f"({r['skipped_duplicates']} duplicates skipped, {r['input_only']} input-only)")
+
+
+def _stats(s, a):
+    st = s.stats(a.task)
+    lines = [f"total {st['total']}  (input-only {st['input_only']}, duplicates {st['duplicates']})"]
+    for key in ("by_status", "by_source", "by_task"):
+        lines.append(f"{key[3:]:>7}: " + ", ".join(f"{k} {v}" for k, v in st[key].items()))
+    return st, "\n".join(lines)
+
+
+def _list(s, a):
+    r = s.list(status=a.status, source=a.source, task=a.task, text=a.text, limit=a.limit,
+               offset=a.offset)
+    lines = [f"{r['total']} matching" + (f", showing {len(r['rows'])}" if r["rows"] else "")]
+    for row in r["rows"]:
+        out = "(no output)" if row["output"] is None else _short(row["output"], 50)
+        lines.append(f"#{row['id']:<6} {row['status']:<8} {row['source']:<9} "
+                     f"{_short(row['input'], 60)}  ->  {out}")
+    return r, "\n".join(lines)
+
+
+def _show(s, a):
+    row = s.get(a.id)
+    row["history"] = s.history(a.id)
+    text = (f"#{row['id']} {row['task']} {row['status']} ({row['source']})\n"
+            f"input:  {row['input']}\noutput: {row['output']}\n"
+            + "\n".join(f"  {h['at']} {h['reviewer']} {h['action']}" for h in row["history"]))
+    return row, text
+
+
+def _review(s, a):
+    row = s.review(a.id, a.action)
+    return row, f"#{row['id']} is now {row['status']}"
+
+
+def _bulk(s, a):
+    filters = dict(status=a.status, source=a.source, task=a.task, text=a.text)
+    if not a.yes:
+        n = s.list(limit=0, **filters)["total"]
+        return ({"action": a.action, "matched": n, "changed": 0, "dry_run": True},
+                f"{n} examples match; add --yes to {a.action} them")
+    r = s.bulk_review(a.action, **filters)
+    return r, f"{a.action}: {r['changed']} changed, {r['skipped']} skipped (one undo reverts it)"
+
+
+def _edit(s, a):
+    row = s.edit(a.id, input=a.input, output=a.output)
+    return row, f"#{row['id']} edited"
+
+
+def _delete(s, a):
+    r = s.delete(a.ids)
+    return r, f"deleted {', '.join('#%d' % i for i in r['deleted'])} (undo puts them back)"
+
+
+def _undo(s, a):
+    r = s.undo()
+    ids = ", ".join(f"#{i}" for i in r["example_ids"])
+    return r, f"undid {r['undone']} on {ids}"
+
+
+def _tasks(s, a):
+    tasks = [t.to_dict() for t in s.tasks()]
+    return {"tasks": tasks}, "\n".join(
+        f"{t['name']:<22} {t['kind']:<14} " + (", ".join(t["labels"]) or t["output_meaning"])
+        for t in tasks)
+
+
+def _add_task(s, a):
+    labels = [x.strip() for x in a.labels.split(",") if x.strip()] if a.labels else None
+    t = s.add_task(a.name, a.instruction, input_meaning=a.input_meaning,
+                   output_meaning=a.output_meaning, labels=labels)
+    return t.to_dict(), f"task {t.name} added"
+
+
+COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "show": _show,
+            "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
+            "tasks": _tasks, "add-task": _add_task}
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error (already printed)
+        return e.code if isinstance(e.code, int) else 1
+    if args.version:
+        from studio import __version__
+
+        print(__version__)
+        return 0
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 1
+    from studio.errors import StudioError
+
+    try:
+        from studio.service import Studio
+        from studio.settings import Settings
+
+        settings = Settings.from_env(db_path=args.db)
+        with Studio.open(settings=settings) as studio:
+            data, text = COMMANDS[args.command](studio, args)
+    except StudioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: one line unless asked for the traceback
+        if os.environ.get("SFT_STUDIO_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (set SFT_STUDIO_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        return 1
+    try:
+        if args.json:
+            json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+            sys.stdout.write("\n")
+        else:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `sft-studio list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+

@@ -1,0 +1,36 @@
+"""The studio's exceptions: messages a person can act on, and the exit code each one means.
+
+The CLI turns a StudioError into one line on stderr and its exit code; the UI turns it into a
+gr.Error. Nothing else should reach a user as a traceback.
+"""
+
+
+class StudioError(Exception):
+    """Base class: a problem the user can fix. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class BadInput(StudioError):
+    """A file, a value or an argument is wrong. The message names what and where."""
+
+
+class NotFound(StudioError):
+    """An id or a name that is not in the store."""
+
+
+class Conflict(StudioError):
+    """The action does not fit the row's current state (approving a row without an output...)."""
+
+
+class StoreLocked(StudioError):
+    """Another process holds the DuckDB file."""
+
+    exit_code = 3
+
+    def __init__(self, path: str, pid: int | None, detail: str = ""):
+        self.path, self.pid = path, pid
+        holder = f"process {pid}" if pid else "another process"
+        super().__init__(
+            f"{path} is held by {holder}; close that process (an `sft-studio ui`, say) and try again"
+        )

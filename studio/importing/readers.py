@@ -1,0 +1,174 @@
+"""Read a file into (where, record) pairs, where `where` says FILE:LINE (or the row) for messages.
+
+Readers check the container (encoding, JSON syntax, columns present); shapes.py checks the rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from studio.errors import BadInput
+
+FORMATS = ("auto", "jsonl", "json", "csv", "parquet", "hf")
+_EXT = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
+        ".parquet": "parquet", ".pq": "parquet"}
+
+Records = list[tuple[str, object]]
+
+
+def detect_format(path: Path, fmt: str = "auto") -> str:
+    if fmt not in FORMATS:
+        raise BadInput(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt != "auto":
+        return fmt
+    if path.is_dir():
+        return "hf"
+    if path.suffix.lower() in _EXT:
+        return _EXT[path.suffix.lower()]
+    head = _read_bytes(path)[:4096].lstrip()
+    if head[:1] == b"[":
+        return "json"
+    if head[:1] == b"{":
+        return "jsonl"
+    raise BadInput(f"{path}: cannot tell the format from the name or the content; pass --format")
+
+
+def read_records(path: Path, fmt: str) -> Records:
+    if fmt == "hf":
+        return _read_hf(path)
+    if not path.exists():
+        raise BadInput(f"{path}: no such file")
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; only a saved Hugging Face dataset can be a folder "
+                       "(--format hf)")
+    if fmt == "parquet":
+        return _read_parquet(path)
+    text = _read_text(path)
+    return {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[fmt](path, text)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _read_text(path: Path) -> str:
+    data = _read_bytes(path)
+    if not data.strip():
+        raise BadInput(f"{path}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise BadInput(f"{path}: looks like a binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise BadInput(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); save the file "
+                       "as UTF-8") from None
+
+
+def _read_jsonl(path: Path, text: str) -> Records:
+    out: Records = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append((f"{path}:{n}", json.loads(line)))
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
+    return out
+
+
+def _read_json(path: Path, text: str) -> Records:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        # Many ".json" files on the Hub are really JSON Lines.
+        first = text.lstrip()[:1]
+        if first == "{" and e.msg == "Extra data":
+            return _read_jsonl(path, text)
+        raise BadInput(f"{path}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+    if isinstance(data, dict):
+        lists = [k for k, v in data.items() if isinstance(v, list)]
+        if len(lists) == 1:  # {"data": [...]} and the like
+            return [(f"{path}: item {i} of '{lists[0]}'", r) for i, r in enumerate(data[lists[0]], 1)]
+        raise BadInput(f"{path}: expected a JSON array of objects, found an object")
+    if not isinstance(data, list):
+        raise BadInput(f"{path}: expected a JSON array of objects, found {type(data).__name__}")
+    return list(zip(_item_lines(path, text, len(data)), data))
+
+
+def _item_lines(path: Path, text: str, count: int) -> list[str]:
+    """FILE:LINE for each item of a top-level array, by walking the text once."""
+    dec = json.JSONDecoder()
+    where, i, line, last = [], text.index("[") + 1, 1, 0
+    for _ in range(count):
+        while text[i] in " \t\r\n,":
+            i += 1
+        line += text.count("\n", last, i)
+        last = i
+        where.append(f"{path}:{line}")
+        _, i = dec.raw_decode(text, i)
+    return where
+
+
+def _read_csv(path: Path, text: str) -> Records:
+    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    if not reader.fieldnames or not any(f and f.strip() for f in reader.fieldnames):
+        raise BadInput(f"{path}:1: no header row")
+    out: Records = []
+    try:
+        for n, row in enumerate(reader, 1):
+            if None in row:
+                raise BadInput(f"{path}:{reader.line_num} (row {n}): more cells than the header has")
+            out.append((f"{path}:{reader.line_num} (row {n})",
+                        {k: (v if v is not None else None) for k, v in row.items()}))
+    except csv.Error as e:
+        raise BadInput(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
+    if not out:
+        raise BadInput(f"{path}: the file has a header but no rows")
+    return out
+
+
+def _read_parquet(path: Path) -> Records:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:
+        raise BadInput(f"{path}: not a readable Parquet file ({e})") from None
+    if table.num_rows == 0:
+        raise BadInput(f"{path}: the file has no rows")
+    return [(f"{path}: row {n}", r) for n, r in enumerate(table.to_pylist(), 1)]
+
+
+def _read_hf(path: Path) -> Records:
+    try:
+        import datasets
+    except ImportError:
+        raise BadInput("reading Hugging Face datasets needs the `datasets` package") from None
+    try:
+        if path.exists():
+            ds = datasets.load_from_disk(str(path))
+        else:
+            ds = datasets.load_dataset(str(path))
+    except FileNotFoundError as e:
+        raise BadInput(f"{path}: not a saved Hugging Face dataset ({e})") from None
+    except Exception as e:
+        raise BadInput(f"{path}: cannot load the Hugging Face dataset ({type(e).__name__}: {e})"
+                       ) from None
+    splits = ds.items() if isinstance(ds, dict) else [(None, ds)]
+    out: Records = []
+    for split, part in splits:
+        label = f"{path} [{split}]" if split else str(path)
+        out += [(f"{label}: row {n}", r) for n, r in enumerate(part, 1)]
+    if not out:
+        raise BadInput(f"{path}: the dataset has no rows")
+    return out

@@ -1,0 +1,234 @@
+"""The studio's library API: what the CLI and the app call. No SQL here (that is the store's),
+no argument parsing or widgets (those are the faces')."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from studio.errors import BadInput, Conflict, NotFound
+from studio.importing import content_hash, plan_import
+from studio.settings import Settings
+from studio.store import STATUSES, Store
+from studio.tasks import BUILTIN_TASKS, Task
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_FILES = {  # file -> task
+    "tweets_clean.jsonl": "tweet-summary",
+    "tweets_messy.jsonl": "tweet-summary",
+    "support.jsonl": "support-answer",
+    "sentiment.jsonl": "sentiment",
+    "products.jsonl": "product-description",
+}
+ACTIONS = {"approve": "approved", "reject": "rejected", "reset": "pending"}
+
+
+class Studio:
+    """One project: a store file plus the operations on it.
+
+        with Studio.open("studio.duckdb") as s:
+            s.import_file("tweets.jsonl", task="tweet-summary")
+            s.review(1, "approve")
+    """
+
+    def __init__(self, store: Store, settings: Settings):
+        self.store, self.settings = store, settings
+        for task in BUILTIN_TASKS:
+            if store.get_task(task.name) is None:
+                store.save_task(task, builtin=True)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Studio":
+        settings = settings or Settings.from_env()
+        if path is not None:
+            settings = replace(settings, db_path=Path(path))
+        return cls(Store(settings.db_path), settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def task(self, name: str | None = None) -> Task:
+        name = name or self.settings.task
+        task = self.store.get_task(name)
+        if task is None:
+            raise NotFound(f"no task {name!r}; known tasks: {', '.join(self.store.task_names())}")
+        return task
+
+    def tasks(self) -> list[Task]:
+        return self.store.list_tasks()
+
+    def add_task(self, name: str, instruction: str, *, input_meaning: str = "the input text",
+                 output_meaning: str = "the output text", labels: list[str] | None = None) -> Task:
+        if self.store.get_task(name) is not None:
+            raise Conflict(f"task {name!r} exists already")
+        task = Task(name, instruction, input_meaning, output_meaning, tuple(labels or ()))
+        self.store.save_task(task)
+        return task
+
+    # -- import ----------------------------------------------------------------------------
+
+    def import_file(self, path: str | Path, *, task: str | None = None, fmt: str = "auto",
+                    mapping: dict | None = None) -> dict:
+        """Import every row of a file or nothing. Exact duplicates (in the file or already
+        stored) are skipped and counted."""
+        plan = plan_import(path, self.task(task), fmt=fmt, mapping=mapping)
+        with self.store.transaction():
+            stored = self.store.existing_hashes([r["content_hash"] for r in plan.rows])
+            new = [r for r in plan.rows if r["content_hash"] not in stored]
+            self.store.insert_examples(new)
+        return {
+            "file": plan.file,
+            "imported": len(new),
+            "skipped_duplicates": plan.duplicates_in_file + len(plan.rows) - len(new),
+            "input_only": sum(r["output"] is None for r in new),
+            "task": plan.task,
+        }
+
+    def import_samples(self) -> list[dict]:
+        return [self.import_file(SAMPLE_DIR / f, task=t) for f, t in SAMPLE_FILES.items()]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def stats(self, task: str | None = None) -> dict:
+        if task:
+            self.task(task)
+        return self.store.counts(task)
+
+    def list(self, *, status=None, source=None, task=None, text=None, input_only=None,
+             limit: int = 50, offset: int = 0, order_by: str = "id",
+             descending: bool = False) -> dict:
+        if status and status not in STATUSES:
+            raise BadInput(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        if limit < 0 or offset < 0:
+            raise BadInput("limit and offset must be 0 or more")
+        total, rows = self.store.list_examples(
+            task=task, status=status, source=source, text=text, input_only=input_only,
+            limit=limit, offset=offset, order_by=order_by, descending=descending)
+        for r in rows:
+            r.pop("content_hash", None)
+        return {"total": total, "rows": rows}
+
+    def get(self, example_id: int) -> dict:
+        row = self.store.get_example(example_id)
+        if row is None:
+            raise NotFound(f"no example with id {example_id}")
+        return row
+
+    def history(self, example_id: int | None = None) -> list[dict]:
+        return self.store.reviews(example_id)
+
+    # -- review actions --------------------------------------------------------------------
+
+    def review(self, example_id: int, action: str, *, reviewer: str | None = None) -> dict:
+        """approve | reject | reset (back to pending) one example; audited."""
+        if action not in ACTIONS:
+            raise BadInput(f"unknown action {action!r}; use approve, reject or reset")
+        with self.store.transaction():
+            self._set_status(self.get(example_id), action, reviewer or self.settings.reviewer)
+            return self.get(example_id)
+
+    def bulk_review(self, action: str, *, reviewer: str | None = None, ids: list[int] | None = None,
+                    **filters) -> dict:
+        """Apply one action to every example matching the filters (or the given ids), as one
+        batch that a single undo reverts. Input-only rows are skipped when approving."""
+        if action not in ACTIONS:
+            raise BadInput(f"unknown action {action!r}; use approve, reject or reset")
+        reviewer = reviewer or self.settings.reviewer
+        with self.store.transaction():
+            targets = ids if ids is not None else self.store.matching_ids(**filters)
+            rows = self.store.get_examples(targets)
+            batch = self.store.new_batch_id()
+            changed = skipped = 0
+            for row in rows:
+                if row["status"] == ACTIONS[action] or (action == "approve" and row["output"] is None):
+                    skipped += 1
+                    continue
+                self._set_status(row, action, reviewer, batch_id=batch)
+                changed += 1
+        return {"action": action, "matched": len(rows), "changed": changed, "skipped": skipped,
+                "batch_id": batch}
+
+    def _set_status(self, row: dict, action: str, reviewer: str, batch_id: int | None = None):
+        new = ACTIONS[action]
+        if action == "approve" and row["output"] is None:
+            raise Conflict(f"example {row['id']} has no output yet, so it cannot be approved; "
+                           f"add one first (sft-studio edit {row['id']} --output TEXT)")
+        self.store.update_example(row["id"], {"status": new})
+        self.store.append_review(row["id"], reviewer, "reset" if action == "reset" else action,
+                                 {"status": row["status"]}, {"status": new}, batch_id=batch_id)
+
+    def edit(self, example_id: int, *, input: str | None = None, output: str | None = None,
+             reviewer: str | None = None) -> dict:
+        """Change input and/or output in place. An empty output makes the row input-only (and
+        pending again if it was approved)."""
+        if input is None and output is None:
+            raise BadInput("nothing to edit: give a new input, a new output or both")
+        with self.store.transaction():
+            row = self.get(example_id)
+            task = self.task(row["task"])
+            fields = {}
+            if input is not None:
+                if not input.strip():
+                    raise BadInput("the input cannot be blank")
+                fields["input"] = input
+            if output is not None:
+                fields["output"] = task.check_output(output) if output.strip() else None
+            new_in = fields.get("input", row["input"])
+            new_out = fields.get("output", row["output"])
+            if new_out is None and row["status"] == "approved":
+                fields["status"] = "pending"
+            fields = {k: v for k, v in fields.items() if v != row[k]}
+            if not fields:
+                return row
+            fields["content_hash"] = content_hash(row["task"], new_in, new_out)
+            before = {k: row[k] for k in fields}
+            self.store.update_example(example_id, fields)
+            self.store.append_review(example_id, reviewer or self.settings.reviewer, "edit",
+                                     before, fields)
+            return self.get(example_id)
+
+    def delete(self, ids: list[int], *, reviewer: str | None = None) -> dict:
+        """Delete examples; the audit keeps each whole row so undo can put it back."""
+        reviewer = reviewer or self.settings.reviewer
+        with self.store.transaction():
+            rows = self.store.get_examples(ids)
+            missing = sorted(set(ids) - {r["id"] for r in rows})
+            if missing:
+                raise NotFound(f"no example with id {', '.join(map(str, missing))}")
+            batch = self.store.new_batch_id() if len(rows) > 1 else None
+            for row in rows:
+                self.store.append_review(row["id"], reviewer, "delete", row, None, batch_id=batch)
+            self.store.delete_examples(ids)
+        return {"deleted": [r["id"] for r in rows]}
+
+    def undo(self, *, reviewer: str | None = None) -> dict:
+        """Revert the newest action not yet undone (a whole batch at once). With `reviewer`,
+        the newest of that reviewer's actions, unless someone changed the row since."""
+        by = reviewer or self.settings.reviewer
+        with self.store.transaction():
+            actions = self.store.last_undoable(reviewer)
+            if not actions:
+                raise Conflict("nothing to undo")
+            for act in actions:
+                later = self.store.changed_after(act["example_id"], act["id"])
+                if later and (act["batch_id"] is None or later["batch_id"] != act["batch_id"]):
+                    raise Conflict(
+                        f"example {act['example_id']} was changed by {later['reviewer']} "
+                        f"({later['action']}) after this {act['action']}; undo that first")
+                if act["action"] == "delete":
+                    self.store.restore_example(act["before"])
+                else:
+                    self.store.update_example(act["example_id"], act["before"])
+                self.store.append_review(act["example_id"], by, "undo", act["after"],
+                                         act["before"], undoes=act["id"],
+                                         batch_id=act.get("batch_id"))
+        return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
+                "reviewer": actions[0]["reviewer"]}

@@ -1,0 +1,38 @@
+"""Settings are read once (from the environment and the command line) into one typed object."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DB = "studio.duckdb"
+DEFAULT_TASK = "tweet-summary"
+
+
+def _default_reviewer() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "cli"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = field(default_factory=lambda: Path(DEFAULT_DB))
+    task: str = DEFAULT_TASK
+    reviewer: str = field(default_factory=_default_reviewer)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if environ is None else environ
+        s = cls(
+            db_path=Path(env.get("SFT_STUDIO_DB") or DEFAULT_DB),
+            task=env.get("SFT_STUDIO_TASK") or DEFAULT_TASK,
+            reviewer=env.get("SFT_STUDIO_REVIEWER") or _default_reviewer(),
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "db_path" in given:
+            given["db_path"] = Path(given["db_path"])
+        return replace(s, **given)

@@ -1,0 +1,18 @@
+"""The DuckDB store: the only place in the project that writes SQL.
+
+`Store(path)` opens (or creates) one file, applies pending migrations (after copying the file to
+a backup), and serialises every statement through one lock. A second process that finds the file
+held gets `StoreLocked` (exit code 3 in the CLI).
+"""
+
+from studio.store.base import StoreBase, iso, utcnow
+from studio.store.examples import SOURCES, STATUSES, ExamplesMixin
+from studio.store.migrations import MIGRATIONS
+from studio.store.reviews import ReviewsMixin
+
+
+class Store(ExamplesMixin, ReviewsMixin, StoreBase):
+    """One project's store. Use as a context manager or call close()."""
+
+
+__all__ = ["Store", "MIGRATIONS", "SOURCES", "STATUSES", "iso", "utcnow"]

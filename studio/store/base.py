@@ -1,0 +1,145 @@
+"""The connection: opening the file, the process lock, transactions and migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from studio.errors import StoreLocked, StudioError
+from studio.store.migrations import MIGRATIONS
+
+_PID_RE = re.compile(r"PID (\d+)")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in TIMESTAMP columns."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat(timespec="microseconds") + "Z"
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class StoreBase:
+    """Owns one DuckDB connection. Every statement runs under one re-entrant lock, so threads of
+    one process (the app's sessions, a generation job's writer) never interleave inside a
+    read-modify-write and DuckDB never sees two writers on one row."""
+
+    def __init__(self, path: str | Path, *, migrate_to: int | None = None):
+        import duckdb
+
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                m = _PID_RE.search(msg)
+                raise StoreLocked(str(self.path), int(m.group(1)) if m else None) from None
+            raise StudioError(f"cannot open {self.path}: {msg}") from None
+        except duckdb.Error as e:
+            raise StudioError(f"{self.path} is not a DuckDB store this studio can open: {e}") from None
+        self.backups: list[Path] = []
+        self._migrate(existed, len(MIGRATIONS) if migrate_to is None else migrate_to)
+
+    # -- connection ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _run(self, sql: str, params=None):
+        with self._lock:
+            return self._con.execute(sql, params or [])
+
+    def _all(self, sql: str, params=None) -> list[dict]:
+        with self._lock:
+            cur = self._con.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def _one(self, sql: str, params=None):
+        with self._lock:
+            return self._con.execute(sql, params or []).fetchone()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic unit; nested uses join the outer transaction."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._con.execute("BEGIN TRANSACTION")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._con.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._con.execute("COMMIT")
+
+    # -- migrations ------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        row = self._one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        if not row[0]:
+            return 0
+        return self._one("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
+
+    def _migrate(self, existed: bool, target: int) -> None:
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise StudioError(
+                f"{self.path} has schema version {current}, newer than this studio knows "
+                f"({len(MIGRATIONS)}); upgrade sft-studio"
+            )
+        if current >= target:
+            return
+        if existed and current > 0:
+            self.backups.append(self._backup(current))
+        self._run(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        for version in range(current + 1, target + 1):
+            fn = MIGRATIONS[version - 1]
+            with self.transaction():
+                fn(self._con)
+                self._run(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [version, fn.__name__, utcnow()],
+                )
+
+    def _backup(self, version: int) -> Path:
+        """Copy the file before its schema changes: `NAME.bak-vN-YYYYmmddTHHMMSS`."""
+        self._run("CHECKPOINT")
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        dest = self.path.with_name(f"{self.path.name}.bak-v{version}-{stamp}")
+        shutil.copy2(self.path, dest)
+        return dest

@@ -1,0 +1,109 @@
+"""SQL for the append-only review audit, for tasks and for store settings."""
+
+from __future__ import annotations
+
+import json
+
+from studio.store.base import dumps, iso, utcnow
+from studio.tasks import Task
+
+UNDOABLE = ("approve", "reject", "edit", "delete")
+
+
+class ReviewsMixin:
+    def new_batch_id(self) -> int:
+        return self._one("SELECT nextval('batch_id_seq')")[0]
+
+    def append_review(self, example_id: int, reviewer: str, action: str, before, after,
+                      *, undoes: int | None = None, batch_id: int | None = None) -> int:
+        rid = self._one("SELECT nextval('reviews_id_seq')")[0]
+        self._run(
+            "INSERT INTO reviews (id, example_id, reviewer, action, before, after, undoes, "
+            "batch_id, acted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [rid, example_id, reviewer, action,
+             None if before is None else dumps(before),
+             None if after is None else dumps(after), undoes, batch_id, utcnow()],
+        )
+        return rid
+
+    def last_undoable(self, reviewer: str | None = None) -> list[dict]:
+        """The newest action not yet undone (all of its batch, newest first), or []."""
+        base = (
+            "FROM reviews r WHERE r.action IN (SELECT unnest(?)) "
+            "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id)"
+        )
+        params: list = [list(UNDOABLE)]
+        if reviewer is not None:
+            base += " AND r.reviewer = ?"
+            params.append(reviewer)
+        with self._lock:
+            head = self._all(f"SELECT * {base} ORDER BY r.id DESC LIMIT 1", params)
+            if not head:
+                return []
+            if head[0]["batch_id"] is None:
+                rows = head
+            else:
+                rows = self._all(f"SELECT * {base} AND r.batch_id = ? ORDER BY r.id DESC",
+                                 params + [head[0]["batch_id"]])
+        return [_decode_review(r) for r in rows]
+
+    def changed_after(self, example_id: int, review_id: int) -> dict | None:
+        """A live (not undone) action on the example newer than review_id, if any."""
+        rows = self._all(
+            "SELECT * FROM reviews r WHERE r.example_id = ? AND r.id > ? "
+            "AND r.action IN (SELECT unnest(?)) "
+            "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) "
+            "ORDER BY r.id LIMIT 1",
+            [example_id, review_id, list(UNDOABLE)],
+        )
+        return _decode_review(rows[0]) if rows else None
+
+    def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[dict]:
+        where, params = ("WHERE example_id = ?", [example_id]) if example_id is not None else ("", [])
+        rows = self._all(f"SELECT * FROM reviews {where} ORDER BY id LIMIT ?", params + [limit])
+        return [_decode_review(r) for r in rows]
+
+    def review_count(self) -> int:
+        return self._one("SELECT count(*) FROM reviews")[0]
+
+    # -- tasks -----------------------------------------------------------------------------
+
+    def save_task(self, task: Task, *, builtin: bool = False) -> None:
+        self._run(
+            "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [task.name, task.instruction, task.input_meaning, task.output_meaning,
+             dumps(list(task.labels)), builtin, utcnow()],
+        )
+
+    def task_names(self) -> list[str]:
+        return [r[0] for r in self._run("SELECT name FROM tasks ORDER BY name").fetchall()]
+
+    def get_task(self, name: str) -> Task | None:
+        rows = self._all("SELECT * FROM tasks WHERE name = ?", [name])
+        return _task(rows[0]) if rows else None
+
+    def list_tasks(self) -> list[Task]:
+        return [_task(r) for r in self._all("SELECT * FROM tasks ORDER BY name")]
+
+    # -- settings --------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default=None):
+        row = self._one("SELECT value FROM settings WHERE key = ?", [key])
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value) -> None:
+        self._run("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, dumps(value)])
+
+
+def _task(row: dict) -> Task:
+    return Task(name=row["name"], instruction=row["instruction"],
+                input_meaning=row["input_meaning"], output_meaning=row["output_meaning"],
+                labels=tuple(json.loads(row["labels"])))
+
+
+def _decode_review(row: dict) -> dict:
+    row = dict(row)
+    for key in ("before", "after"):
+        row[key] = None if row[key] is None else json.loads(row[key])
+    row["at"] = iso(row.pop("acted_at"))
+    return row

@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test runs in its own folder with no studio settings from the environment."""
+    for key in list(os.environ):
+        if key.startswith("SFT_STUDIO_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SFT_STUDIO_REVIEWER", "tester")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "studio.duckdb"
+
+
+@pytest.fixture
+def studio(db):
+    from studio import Studio
+
+    with Studio.open(db) as s:
+        yield s
+
+
+@pytest.fixture
+def cli(capsys, db):
+    """Run the CLI in-process: cli("stats", "--json") -> (exit code, stdout, stderr)."""
+    from studio.cli import main
+
+    def run(*args):
+        code = main(["--db", str(db), *map(str, args)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def run_cli(*args, env=None, cwd=None):
+    """Run `python -m studio` in a separate process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "studio", *map(str, args)], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=120)
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
