@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DB ?= studio.duckdb
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -17,15 +17,21 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
 run: setup
 	$(BIN)/sft-studio --db $(DB) init --sample
-	$(BIN)/sft-studio --db $(DB) stats
+	$(BIN)/sft-studio --db $(DB) ui --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python benchmarks/import_speed.py
+
+screenshots: setup
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

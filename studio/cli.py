@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--input-meaning", default="the input text")
     sp.add_argument("--output-meaning", default="the output text")
     sp.add_argument("--labels", help="comma-separated label set, for classification")
+    sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
+             task=True)
+    sp.add_argument("--host", help="address to bind (default 127.0.0.1 or $GRADIO_SERVER_NAME); "
+                    "any non-loopback address needs authentication")
+    sp.add_argument("--port", type=int, default=7860)
+    sp.add_argument("--auth-file", help="file of user:password lines (or set SFT_STUDIO_AUTH)")
     return p
 
 
@@ -183,9 +189,18 @@ def _add_task(s, a):
     return t.to_dict(), f"task {t.name} added"
 
 
+def _ui(s, a):
+    from studio.ui import build_app, serve
+
+    demo = build_app(s.settings, s)
+    print(f"SFT Studio on {s.store.path}: open http://{a.host_shown}:{a.port}", file=sys.stderr)
+    serve(demo, host=a.host, port=a.port, auth=a.auth)
+    return {}, ""
+
+
 COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "show": _show,
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
-            "tasks": _tasks, "add-task": _add_task}
+            "tasks": _tasks, "add-task": _add_task, "ui": _ui}
 
 
 def _short(text: str, n: int) -> str:
@@ -213,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         from studio.service import Studio
         from studio.settings import Settings
 
-        settings = Settings.from_env(db_path=args.db)
+        settings = Settings.from_env(db_path=args.db, task=getattr(args, "task", None))
+        if args.command == "ui":  # refuse an unsafe host before touching the store
+            from studio.ui.serve import DEFAULT_HOST, check_host, load_auth
+
+            args.auth = load_auth(auth_file=args.auth_file)
+            args.host_shown = args.host or os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+            check_host(args.host_shown, args.auth)
         with Studio.open(settings=settings) as studio:
             data, text = COMMANDS[args.command](studio, args)
     except StudioError as e:

@@ -122,6 +122,14 @@ class Studio:
             raise NotFound(f"no example with id {example_id}")
         return row
 
+    def neighbor(self, example_id: int | None, step: int = 1, **filters) -> int | None:
+        """The next (step=1) or previous (step=-1) example matching the filters, wrapping."""
+        return self.store.neighbor_id(example_id, step, **filters)
+
+    def position(self, example_id: int, **filters) -> tuple[int, int]:
+        """(position of the example among the matching ones, how many match)."""
+        return self.store.rank(example_id, **filters)
+
     def history(self, example_id: int | None = None) -> list[dict]:
         return self.store.reviews(example_id)
 

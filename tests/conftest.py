@@ -56,3 +56,34 @@ def write_jsonl(path: Path, rows) -> Path:
 
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def run_together(work, count: int) -> list[str]:
+    """Run work(n) in `count` threads at once; return the errors they raised."""
+    import threading
+
+    errors: list[str] = []
+
+    def guarded(n):
+        try:
+            work(n)
+        except Exception as e:  # surfaced by the caller's assert
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def assert_status_chain(studio, example_id: int, audit: list[dict]) -> None:
+    """Each status change starts where the previous one ended (none lost), and the row's
+    status is where the last one ended."""
+    status = "pending"
+    for a in (a for a in audit if a["example_id"] == example_id):
+        if "status" in (a["before"] or {}):
+            assert a["before"]["status"] == status, a
+            status = a["after"]["status"]
+    assert studio.get(example_id)["status"] == status

@@ -1,12 +1,11 @@
 """The store: migrations, backups, the process lock, serialised writes."""
 
 import random
-import threading
 
 import duckdb
 import pytest
 
-from conftest import run_cli
+from conftest import assert_status_chain, run_cli, run_together
 from studio.errors import StoreLocked, StudioError
 from studio.store import MIGRATIONS, Store
 
@@ -96,43 +95,24 @@ def test_four_threads_250_actions_each_lose_nothing(studio, tmp_path):
     rows = [{"input": f"tweet {i}", "output": f"summary {i}"} for i in range(10)]
     studio.import_file(write_jsonl(tmp_path / "r.jsonl", rows))
     ids = [r["id"] for r in studio.list(limit=100)["rows"]]
-    errors = []
-
     def worker(n):
         rng = random.Random(n)
-        try:
-            for i in range(250):
-                eid = rng.choice(ids)
-                kind = rng.choice(["approve", "reject", "edit"])
-                if kind == "edit":
-                    studio.edit(eid, output=f"worker {n} edit {i}", reviewer=f"w{n}")
-                else:
-                    studio.review(eid, kind, reviewer=f"w{n}")
-        except Exception as e:  # pragma: no cover - surfaced below
-            errors.append(e)
+        for i in range(250):
+            eid = rng.choice(ids)
+            kind = rng.choice(["approve", "reject", "edit"])
+            if kind == "edit":
+                studio.edit(eid, output=f"worker {n} edit {i}", reviewer=f"w{n}")
+            else:
+                studio.review(eid, kind, reviewer=f"w{n}")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_together(worker, 4)
     assert errors == []
     audit = studio.history()
     assert len(audit) == 1000
     assert {f"w{n}": 250 for n in range(4)} == {
         r: sum(a["reviewer"] == r for a in audit) for r in {a["reviewer"] for a in audit}}
     for eid in ids:
-        row = studio.get(eid)
-        mine = [a for a in audit if a["example_id"] == eid]
-        last_status = [a for a in mine if a["action"] in ("approve", "reject")]
-        last_edit = [a for a in mine if a["action"] == "edit"]
-        if last_status:
-            assert row["status"] == last_status[-1]["after"]["status"]
-        if last_edit:
-            assert row["output"] == last_edit[-1]["after"]["output"]
-        # Every audit entry starts where the previous one on the same row ended.
-        status = "pending"
-        for a in mine:
-            if "status" in a["before"]:
-                assert a["before"]["status"] == status
-                status = a["after"]["status"]
+        assert_status_chain(studio, eid, audit)
+        edits = [a for a in audit if a["example_id"] == eid and a["action"] == "edit"]
+        if edits:
+            assert studio.get(eid)["output"] == edits[-1]["after"]["output"]

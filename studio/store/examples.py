@@ -142,6 +142,26 @@ class ExamplesMixin:
         return [r[0] for r in self._run(f"SELECT id FROM examples{where} ORDER BY id",
                                         params).fetchall()]
 
+    def neighbor_id(self, pivot: int | None, step: int, **filters) -> int | None:
+        """The first matching id after (step > 0) or before (step < 0) pivot, wrapping around."""
+        where, params = _where(**filters)
+        cmp, order = (">", "ASC") if step > 0 else ("<", "DESC")
+        with self._lock:
+            if pivot is not None:
+                joiner = " AND " if where else " WHERE "
+                row = self._one(f"SELECT id FROM examples{where}{joiner}id {cmp} ? "
+                                f"ORDER BY id {order} LIMIT 1", params + [pivot])
+                if row:
+                    return row[0]
+            row = self._one(f"SELECT id FROM examples{where} ORDER BY id {order} LIMIT 1", params)
+        return row[0] if row else None
+
+    def rank(self, example_id: int, **filters) -> tuple[int, int]:
+        """(how many matching rows have an id <= example_id, how many match in all)."""
+        where, params = _where(**filters)
+        return tuple(self._one(f"SELECT count(*) FILTER (WHERE id <= ?), count(*) "
+                               f"FROM examples{where}", [example_id] + params))
+
     def scores_for(self, ids: list[int]) -> dict[int, dict[str, float]]:
         if not ids:
             return {}

@@ -1,0 +1,43 @@
+"""build_app(settings, studio): the Gradio Blocks, built inside a function, nothing at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.ui.common import header_markdown
+
+KEYS_JS = (Path(__file__).with_name("keys.js")).read_text
+
+
+def build_app(settings, studio):
+    """The whole app over one open Studio. Launch it with studio.ui.serve."""
+    import gradio as gr
+
+    from studio.ui.data_tab import build_data_tab
+    from studio.ui.review_tab import build_review_tab
+
+    tasks = studio.store.task_names()
+    with gr.Blocks(title="SFT Studio", analytics_enabled=False) as demo:
+        gr.HTML("<style>#review-actions button {min-width: 90px !important}</style>")
+        with gr.Row(equal_height=True):
+            gr.Markdown("## SFT Studio", scale=1)
+            task_box = gr.Dropdown(tasks, value=settings.task if settings.task in tasks else None,
+                                   label="Task", scale=1, elem_id="task-picker")
+        header = gr.Markdown(elem_id="studio-header")
+        with gr.Tabs():
+            with gr.Tab("Data", id="data") as data_tab:
+                data = build_data_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Review", id="review") as review_tab:
+                review = build_review_tab(gr, settings, studio, task_box, header)
+
+        load_fn, load_in, load_out = data["load"]
+        restart_fn, restart_in, restart_out = review["restart"]
+        demo.load(None, None, None, js=KEYS_JS())
+        demo.load(load_fn, load_in, load_out, api_name=False)
+        demo.load(restart_fn, restart_in, restart_out, api_name=False)
+        task_box.change(load_fn, load_in, load_out, api_name=False)
+        task_box.change(restart_fn, restart_in, restart_out, api_name=False)
+        data_tab.select(load_fn, load_in, load_out, api_name=False)
+        review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
+    demo.queue(default_concurrency_limit=8)
+    return demo

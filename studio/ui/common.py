@@ -1,0 +1,48 @@
+"""What every tab shares: filters, the reviewer's name, error translation, the header."""
+
+from __future__ import annotations
+
+import functools
+
+from studio.errors import StudioError
+
+ANY = "any"
+STATUS_CHOICES = [ANY, "pending", "approved", "rejected"]
+SOURCE_CHOICES = [ANY, "imported", "teacher", "corrupted"]
+
+
+def filters(task, status, source, text) -> dict:
+    """Widget values -> the keyword filters of Studio.list / neighbor / bulk_review."""
+    return {"task": task or None, "status": None if status in (None, ANY) else status,
+            "source": None if source in (None, ANY) else source, "text": (text or "").strip() or None}
+
+
+def reviewer(settings, request) -> str:
+    """The logged-in user when auth is on, else the configured reviewer name."""
+    name = getattr(request, "username", None) if request is not None else None
+    return name or settings.reviewer
+
+
+def ui_errors(fn):
+    """Turn a StudioError into a gr.Error toast that says what to do; nothing else changes."""
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StudioError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+
+    return wrapper
+
+
+def header_markdown(studio, task: str | None) -> str:
+    st = studio.stats(task) if task else studio.stats()
+    s, src = st["by_status"], st["by_source"]
+    return (
+        f"**Store** `{studio.store.path}` · **Task** `{task or 'all'}` · "
+        f"**{st['total']}** examples: {s['pending']} pending, {s['approved']} approved, "
+        f"{s['rejected']} rejected · {src['imported']} imported, {src['teacher']} teacher, "
+        f"{src['corrupted']} corrupted · {st['input_only']} need an output"
+    )

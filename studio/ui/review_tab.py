@@ -1,0 +1,167 @@
+"""Review tab: one example at a time; approve, reject, skip, edit, delete, undo, bulk; keyboard."""
+
+import html
+
+from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, filters, header_markdown, reviewer, \
+    ui_errors
+
+KEY_HELP = ("Keys: **A** approve · **R** reject · **S** skip · **E** edit output "
+            "(Esc leaves the box, Ctrl+Enter saves) · **U** undo · **J**/**K** next/previous")
+
+
+def build_review_tab(gr, settings, studio, task_box, header):
+    with gr.Row():
+        status = gr.Dropdown(STATUS_CHOICES, value="pending", label="Queue: status", scale=1)
+        source = gr.Dropdown(SOURCE_CHOICES, value="any", label="Source", scale=1)
+        text = gr.Textbox(label="Text contains", scale=2, elem_id="review-text")
+        eid = gr.Number(label="Example id (type one to jump)", precision=0, scale=1,
+                        elem_id="review-id")
+    with gr.Group(elem_id="review-card"):
+        badge = gr.Markdown(elem_id="review-badge")
+        inp = gr.Textbox(label="Input", lines=4, max_lines=12, elem_id="review-input")
+        out = gr.Textbox(label="Output", lines=3, max_lines=12, elem_id="review-output")
+    with gr.Row(elem_id="review-actions"):
+        approve = gr.Button("Approve (A)", variant="primary", elem_id="btn-approve")
+        reject = gr.Button("Reject (R)", variant="stop", elem_id="btn-reject")
+        skip = gr.Button("Skip (S)", elem_id="btn-skip")
+        save = gr.Button("Save edit", elem_id="btn-save")
+        undo = gr.Button("Undo (U)", elem_id="btn-undo")
+        prev = gr.Button("◀ Previous (K)", elem_id="btn-prev")
+        nxt = gr.Button("Next (J) ▶", elem_id="btn-next")
+        delete = gr.Button("Delete", elem_id="btn-delete", variant="secondary")
+    gr.Markdown(KEY_HELP)
+    with gr.Accordion("Bulk: act on everything in this queue", open=False):
+        with gr.Row():
+            bulk_approve = gr.Button("Approve all matching…", elem_id="btn-bulk-approve")
+            bulk_reject = gr.Button("Reject all matching…", elem_id="btn-bulk-reject")
+        with gr.Group(visible=False) as confirm_box:
+            confirm_msg = gr.Markdown(elem_id="bulk-confirm-msg")
+            with gr.Row():
+                confirm = gr.Button("Confirm", variant="stop", elem_id="btn-bulk-confirm")
+                cancel = gr.Button("Cancel", elem_id="btn-bulk-cancel")
+    pending_bulk = gr.State(None)
+
+    queue = [task_box, status, source, text]
+    view_out = [eid, badge, inp, out, header]
+
+    def view(example_id, task, st, src, txt):
+        """The card for one example (or an empty card when the queue is empty)."""
+        f = filters(task, st, src, txt)
+        head = header_markdown(studio, task)
+        if example_id is None:
+            return None, "**The queue is empty.** Change the filters or import data.", "", "", head
+        row = studio.get(int(example_id))
+        pos, total = studio.position(row["id"], **f)
+        in_queue = f"{pos} of {total} in this queue" if _matches(row, f) else \
+            f"not in this queue ({total} are)"
+        warn = ("\n\n⚠️ **Needs an output** before it can be approved: write one and press A."
+                if row["output"] is None else "")
+        badge_md = (f"### #{row['id']} · {row['status']} · {row['source']} · "
+                    f"{html.escape(row['task'])}\n{in_queue}{warn}")
+        return row["id"], badge_md, row["input"], row["output"] or "", head
+
+    def step(example_id, task, st, src, txt, direction):
+        f = filters(task, st, src, txt)
+        return studio.neighbor(None if example_id is None else int(example_id), direction, **f)
+
+    @ui_errors
+    def show(example_id, task, st, src, txt):
+        if example_id is None:
+            example_id = step(None, task, st, src, txt, 1)
+        return view(example_id, task, st, src, txt)
+
+    @ui_errors
+    def restart(task, st, src, txt):
+        return view(step(None, task, st, src, txt, 1), task, st, src, txt)
+
+    def mover(direction):
+        @ui_errors
+        def move(example_id, task, st, src, txt):
+            return view(step(example_id, task, st, src, txt, direction), task, st, src, txt)
+        return move
+
+    def actor(action):
+        @ui_errors
+        def act(example_id, new_in, new_out, task, st, src, txt, request: gr.Request):
+            if example_id is None:
+                raise gr.Error("No example selected.")
+            who = reviewer(settings, request)
+            row = studio.get(int(example_id))
+            if action == "approve" and (new_in != row["input"] or new_out != (row["output"] or "")):
+                studio.edit(row["id"], input=new_in, output=new_out, reviewer=who)
+            studio.review(row["id"], action, reviewer=who)
+            return view(step(row["id"], task, st, src, txt, 1), task, st, src, txt)
+        return act
+
+    @ui_errors
+    def save_edit(example_id, new_in, new_out, task, st, src, txt, request: gr.Request):
+        if example_id is None:
+            raise gr.Error("No example selected.")
+        studio.edit(int(example_id), input=new_in, output=new_out,
+                    reviewer=reviewer(settings, request))
+        gr.Info(f"Saved #{int(example_id)}")
+        return view(example_id, task, st, src, txt)
+
+    @ui_errors
+    def remove(example_id, task, st, src, txt, request: gr.Request):
+        if example_id is None:
+            raise gr.Error("No example selected.")
+        nxt_id = step(example_id, task, st, src, txt, 1)
+        studio.delete([int(example_id)], reviewer=reviewer(settings, request))
+        gr.Info(f"Deleted #{int(example_id)}; U undoes it")
+        return view(None if nxt_id == int(example_id) else nxt_id, task, st, src, txt)
+
+    @ui_errors
+    def undo_last(task, st, src, txt, request: gr.Request):
+        r = studio.undo(reviewer=reviewer(settings, request))
+        gr.Info(f"Undid {r['undone']} on {len(r['example_ids'])} example(s)")
+        return view(r["example_ids"][-1], task, st, src, txt)
+
+    def preparer(action):
+        @ui_errors
+        def prepare(task, st, src, txt):
+            f = filters(task, st, src, txt)
+            n = studio.list(limit=0, **f)["total"]
+            what = ", ".join(f"{k} {v!r}" for k, v in f.items() if v) or "no filter"
+            msg = (f"**{action.capitalize()} {n} examples** matching {what}? "
+                   f"One undo reverts them all.")
+            return {"action": action, "filters": f}, gr.update(visible=True), msg
+        return prepare
+
+    @ui_errors
+    def run_bulk(pending, example_id, task, st, src, txt, request: gr.Request):
+        if not pending:
+            raise gr.Error("Nothing to confirm.")
+        r = studio.bulk_review(pending["action"], reviewer=reviewer(settings, request),
+                               **pending["filters"])
+        gr.Info(f"{pending['action']}: {r['changed']} changed, {r['skipped']} skipped")
+        return (None, gr.update(visible=False),
+                *view(step(None, task, st, src, txt, 1), task, st, src, txt))
+
+    card_in = [eid, inp, out, *queue]
+    for button, action in ((approve, "approve"), (reject, "reject")):
+        button.click(actor(action), card_in, view_out, api_name=action)
+    skip.click(mover(1), [eid, *queue], view_out, api_name="skip")
+    nxt.click(mover(1), [eid, *queue], view_out, api_name="next")
+    prev.click(mover(-1), [eid, *queue], view_out, api_name="previous")
+    save.click(save_edit, card_in, view_out, api_name="save_edit")
+    delete.click(remove, [eid, *queue], view_out, api_name="delete")
+    undo.click(undo_last, queue, view_out, api_name="undo")
+    eid.submit(show, [eid, *queue], view_out, api_name="show")
+    for control in (status, source):
+        control.change(restart, queue, view_out, api_name=False)
+    text.submit(restart, queue, view_out, api_name=False)
+    bulk_approve.click(preparer("approve"), queue, [pending_bulk, confirm_box, confirm_msg],
+                       api_name=False)
+    bulk_reject.click(preparer("reject"), queue, [pending_bulk, confirm_box, confirm_msg],
+                      api_name=False)
+    confirm.click(run_bulk, [pending_bulk, eid, *queue],
+                  [pending_bulk, confirm_box, *view_out], api_name=False)
+    cancel.click(lambda: (None, gr.update(visible=False)), None, [pending_bulk, confirm_box],
+                 api_name=False)
+    return {"restart": (restart, queue, view_out)}
+
+
+def _matches(row: dict, f: dict) -> bool:
+    return all(f[k] is None or row[k] == f[k] for k in ("task", "status", "source")) and (
+        f["text"] is None or f["text"].lower() in (row["input"] + (row["output"] or "")).lower())

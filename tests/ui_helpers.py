@@ -1,0 +1,57 @@
+"""Start the real app on loopback and drive it with Playwright in Debian's chromium."""
+
+import contextlib
+import os
+import shutil
+import socket
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(studio, auth=None):
+    """Serve build_app over `studio` on a free loopback port; yield its URL."""
+    from studio.ui import build_app, serve
+
+    demo = build_app(studio.settings, studio)
+    port = free_port()
+    serve(demo, host="127.0.0.1", port=port, auth=auth, block=False, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):  # CI installs it: a missing browser there is a failure
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run should have installed it")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
