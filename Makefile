@@ -29,6 +29,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/import_speed.py
+	$(BIN)/python benchmarks/data_paging.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py
