@@ -128,8 +128,7 @@ def _read_csv(path: Path, text: str) -> Records:
         for n, row in enumerate(reader, 1):
             if None in row:
                 raise BadInput(f"{path}:{reader.line_num} (row {n}): more cells than the header has")
-            out.append((f"{path}:{reader.line_num} (row {n})",
-                        {k: (v if v is not None else None) for k, v in row.items()}))
+            out.append((f"{path}:{reader.line_num} (row {n})", row))
     except csv.Error as e:
         raise BadInput(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
     if not out:

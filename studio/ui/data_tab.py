@@ -49,10 +49,14 @@ def build_data_tab(gr, settings, studio, task_box, header):
     def load(task, st, src, txt, order, newest, pg, per):
         per = int(per or 50)
         f = filters(task, st, src, txt)
-        total = studio.list(limit=0, **f)["total"]
-        pages = max(1, math.ceil(total / per))
-        pg = min(max(1, int(pg or 1)), pages)
+        pg = max(1, int(pg or 1))
         r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest, **f)
+        total = r["total"]
+        pages = max(1, math.ceil(total / per))
+        if pg > pages:  # past the end (the filter shrank the set): show the last page
+            pg = pages
+            r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest,
+                            **f)
         rows = [[x["id"], x["status"], x["source"], x["task"], x["input"],
                  "" if x["output"] is None else x["output"]] for x in r["rows"]]
         first = (pg - 1) * per + 1 if rows else 0
