@@ -194,7 +194,7 @@ def _ui(s, a):
 
     demo = build_app(s.settings, s)
     print(f"SFT Studio on {s.store.path}: open http://{a.host_shown}:{a.port}", file=sys.stderr)
-    serve(demo, host=a.host, port=a.port, auth=a.auth)
+    serve(demo, host=a.host_shown, port=a.port, auth=a.auth)
     return {}, ""
 
 

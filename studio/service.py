@@ -126,8 +126,9 @@ class Studio:
         """The next (step=1) or previous (step=-1) example matching the filters, wrapping."""
         return self.store.neighbor_id(example_id, step, **filters)
 
-    def position(self, example_id: int, **filters) -> tuple[int, int]:
-        """(position of the example among the matching ones, how many match)."""
+    def position(self, example_id: int, **filters) -> tuple[int, int, bool]:
+        """(position of the example among the matching ones, how many match, whether it
+        matches)."""
         return self.store.rank(example_id, **filters)
 
     def history(self, example_id: int | None = None) -> list[dict]:

@@ -156,11 +156,14 @@ class ExamplesMixin:
             row = self._one(f"SELECT id FROM examples{where} ORDER BY id {order} LIMIT 1", params)
         return row[0] if row else None
 
-    def rank(self, example_id: int, **filters) -> tuple[int, int]:
-        """(how many matching rows have an id <= example_id, how many match in all)."""
+    def rank(self, example_id: int, **filters) -> tuple[int, int, bool]:
+        """(how many matching rows have an id <= example_id, how many match in all, whether
+        example_id itself matches)."""
         where, params = _where(**filters)
-        return tuple(self._one(f"SELECT count(*) FILTER (WHERE id <= ?), count(*) "
-                               f"FROM examples{where}", [example_id] + params))
+        pos, total, hit = self._one(
+            "SELECT count(*) FILTER (WHERE id <= ?), count(*), count(*) FILTER (WHERE id = ?) "
+            f"FROM examples{where}", [example_id, example_id] + params)
+        return pos, total, bool(hit)
 
     def scores_for(self, ids: list[int]) -> dict[int, dict[str, float]]:
         if not ids:

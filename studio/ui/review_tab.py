@@ -51,8 +51,8 @@ def build_review_tab(gr, settings, studio, task_box, header):
         if example_id is None:
             return None, "**The queue is empty.** Change the filters or import data.", "", "", head
         row = studio.get(int(example_id))
-        pos, total = studio.position(row["id"], **f)
-        in_queue = f"{pos} of {total} in this queue" if _matches(row, f) else \
+        pos, total, matches = studio.position(row["id"], **f)
+        in_queue = f"{pos} of {total} in this queue" if matches else \
             f"not in this queue ({total} are)"
         warn = ("\n\n⚠️ **Needs an output** before it can be approved: write one and press A."
                 if row["output"] is None else "")
@@ -161,7 +161,3 @@ def build_review_tab(gr, settings, studio, task_box, header):
                  api_name=False)
     return {"restart": (restart, queue, view_out)}
 
-
-def _matches(row: dict, f: dict) -> bool:
-    return all(f[k] is None or row[k] == f[k] for k in ("task", "status", "source")) and (
-        f["text"] is None or f["text"].lower() in (row["input"] + (row["output"] or "")).lower())
