@@ -23,6 +23,9 @@ class Settings:
     db_path: Path = field(default_factory=lambda: Path(DEFAULT_DB))
     task: str = DEFAULT_TASK
     reviewer: str = field(default_factory=_default_reviewer)
+    # The teacher's endpoint and model (the key is read only when a job starts, never kept here).
+    teacher_base_url: str | None = None
+    teacher_model: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -31,6 +34,8 @@ class Settings:
             db_path=Path(env.get("SFT_STUDIO_DB") or DEFAULT_DB),
             task=env.get("SFT_STUDIO_TASK") or DEFAULT_TASK,
             reviewer=env.get("SFT_STUDIO_REVIEWER") or _default_reviewer(),
+            teacher_base_url=env.get("OPENAI_BASE_URL") or None,
+            teacher_model=env.get("OPENAI_MODEL") or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

@@ -7,12 +7,13 @@ held gets `StoreLocked` (exit code 3 in the CLI).
 
 from studio.store.base import StoreBase, iso, utcnow
 from studio.store.examples import SOURCES, STATUSES, ExamplesMixin
+from studio.store.jobs import JOB_STATUSES, JobsMixin
 from studio.store.migrations import MIGRATIONS
 from studio.store.reviews import ReviewsMixin
 
 
-class Store(ExamplesMixin, ReviewsMixin, StoreBase):
+class Store(ExamplesMixin, ReviewsMixin, JobsMixin, StoreBase):
     """One project's store. Use as a context manager or call close()."""
 
 
-__all__ = ["Store", "MIGRATIONS", "SOURCES", "STATUSES", "iso", "utcnow"]
+__all__ = ["Store", "MIGRATIONS", "JOB_STATUSES", "SOURCES", "STATUSES", "iso", "utcnow"]

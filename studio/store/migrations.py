@@ -74,4 +74,66 @@ def m002_batches_and_settings(con) -> None:
     con.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
-MIGRATIONS = [m001_initial, m002_batches_and_settings]
+def m003_generation(con) -> None:
+    # The teacher's answers, keyed by a hash of (model, messages, parameters, sample index) and
+    # never of the endpoint or key: a resumed or repeated job never pays for an answer twice.
+    con.execute(
+        """
+        CREATE TABLE teacher_calls (
+            request_hash TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            request TEXT NOT NULL,           -- JSON: messages and parameters (no endpoint, no key)
+            response TEXT NOT NULL,          -- the answer's text, as received
+            finish_reason TEXT,
+            tokens_in BIGINT NOT NULL,
+            tokens_out BIGINT NOT NULL,
+            latency_ms DOUBLE,
+            job_id BIGINT,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute("CREATE SEQUENCE jobs_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE jobs (
+            id BIGINT PRIMARY KEY,
+            kind TEXT NOT NULL,              -- generate
+            task TEXT NOT NULL,
+            mode TEXT NOT NULL,              -- outputs | inputs | both
+            status TEXT NOT NULL,            -- running | completed | failed | cancelled |
+                                             -- budget_stopped | interrupted
+            model TEXT NOT NULL,
+            base_urls TEXT NOT NULL,         -- JSON list
+            params TEXT NOT NULL,            -- JSON: everything needed to resume
+            requested BIGINT NOT NULL,
+            done BIGINT NOT NULL DEFAULT 0,
+            failed BIGINT NOT NULL DEFAULT 0,
+            requests BIGINT NOT NULL DEFAULT 0,
+            cached BIGINT NOT NULL DEFAULT 0,
+            tokens_in BIGINT NOT NULL DEFAULT 0,
+            tokens_out BIGINT NOT NULL DEFAULT 0,
+            cost_usd DOUBLE NOT NULL DEFAULT 0,
+            active_seconds DOUBLE NOT NULL DEFAULT 0,
+            error TEXT,
+            pid BIGINT,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE job_items (
+            job_id BIGINT NOT NULL,
+            idx BIGINT NOT NULL,
+            status TEXT NOT NULL,            -- done | failed
+            example_id BIGINT,
+            error TEXT,                      -- why it failed
+            raw TEXT,                        -- the unparseable answer, kept as received
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (job_id, idx)
+        )"""
+    )
+
+
+MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation]

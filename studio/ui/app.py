@@ -14,6 +14,7 @@ def build_app(settings, studio):
     import gradio as gr
 
     from studio.ui.data_tab import build_data_tab
+    from studio.ui.generate_tab import build_generate_tab
     from studio.ui.review_tab import build_review_tab
 
     tasks = studio.store.task_names()
@@ -27,6 +28,8 @@ def build_app(settings, studio):
         with gr.Tabs():
             with gr.Tab("Data", id="data") as data_tab:
                 data = build_data_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Generate", id="generate") as generate_tab:
+                generate = build_generate_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Review", id="review") as review_tab:
                 review = build_review_tab(gr, settings, studio, task_box, header)
 
@@ -38,6 +41,9 @@ def build_app(settings, studio):
         task_box.change(load_fn, load_in, load_out, api_name=False)
         task_box.change(restart_fn, restart_in, restart_out, api_name=False)
         data_tab.select(load_fn, load_in, load_out, api_name=False)
+        gen_fn, gen_in, gen_out = generate["refresh"]
+        generate_tab.select(gen_fn, gen_in, gen_out, api_name=False)
+        task_box.change(gen_fn, gen_in, gen_out, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

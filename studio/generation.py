@@ -1,0 +1,378 @@
+"""Generation jobs on the studio side: planning, the one writer that makes results durable,
+progress, cancel and resume. The async work itself is generators.engine's.
+
+A job's parameters (the items to make, the seed pool, the recipe) are stored when it starts, so a
+resume rebuilds exactly the same requests and every answer already stored comes from the cache.
+While a job runs, its progress is also written beside the store (`STORE.jobs/ID.json`), because
+DuckDB lets no other process read the file: `sft-studio jobs` and `cancel` use that folder then
+(cancel drops an `ID.cancel` file the job watches for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.importing import content_hash
+
+MODES = ("outputs", "inputs", "both")
+FLUSH_SECONDS = 0.25  # results are durable this long after they arrive, at most
+_RUNNING: set[tuple[str, int]] = set()  # (store path, job id) running in this process
+_STOP = object()
+
+
+def sidecar_dir(db_path: Path) -> Path:
+    return Path(f"{db_path}.jobs")
+
+
+def request_cancel(db_path: Path, job_id: int) -> Path:
+    d = sidecar_dir(db_path)
+    d.mkdir(parents=True, exist_ok=True)
+    flag = d / f"{job_id}.cancel"
+    flag.write_text(str(time.time()))
+    return flag
+
+
+def live_progress(db_path: Path) -> list[dict]:
+    """Progress files of jobs running in another process (read while the store is held)."""
+    out = []
+    for f in sorted(sidecar_dir(db_path).glob("*.json")):
+        try:
+            out.append(json.loads(f.read_text()))
+        except (OSError, ValueError):
+            continue  # being replaced right now
+    return out
+
+
+def _key(db_path: Path, job_id: int) -> tuple[str, int]:
+    return str(Path(db_path).resolve()), job_id
+
+
+def is_running_here(db_path: Path, job_id: int) -> bool:
+    return _key(db_path, job_id) in _RUNNING
+
+
+def mark_running(db_path: Path, job_id: int) -> None:
+    _RUNNING.add(_key(db_path, job_id))
+
+
+def release(db_path: Path, job_id: int) -> None:
+    _RUNNING.discard(_key(db_path, job_id))
+
+
+@dataclass
+class Progress:
+    """What a running job has done so far (this run plus earlier runs of the same job)."""
+    job_id: int
+    requested: int
+    done: int = 0
+    failed: int = 0
+    requests: int = 0
+    cached: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    done_at_start: int = 0
+    status: str = "running"
+    error: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.requested - self.done - self.failed)
+
+    @property
+    def rate(self) -> float:
+        """Items per second in this run."""
+        elapsed = time.monotonic() - self.started
+        return (self.done + self.failed - self.done_at_start) / elapsed if elapsed > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("job_id", "requested", "done", "failed", "requests",
+                                           "cached", "tokens_in", "tokens_out", "status", "error")}
+        d.update(cost_usd=round(self.cost_usd, 6), remaining=self.remaining,
+                 rate=round(self.rate, 2), pid=os.getpid())
+        return d
+
+
+class Writer(threading.Thread):
+    """The one thread that writes a job's results: it drains a queue every FLUSH_SECONDS and
+    writes each batch in one transaction, then updates the progress file and looks for a
+    cancel request."""
+
+    def __init__(self, studio, job: dict, progress: Progress, on_progress=None):
+        super().__init__(daemon=True, name=f"job-{job['id']}-writer")
+        self.studio, self.job, self.progress, self.on_progress = studio, job, progress, on_progress
+        self.task = studio.task(job["task"])
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.error: Exception | None = None
+        self.cancel_requested = threading.Event()
+        db = studio.store.path
+        self.progress_file = sidecar_dir(db) / f"{job['id']}.json"
+        self.cancel_file = sidecar_dir(db) / f"{job['id']}.cancel"
+        self.progress_file.parent.mkdir(parents=True, exist_ok=True)
+
+    # the engine's sink: cheap and thread-safe
+    def answer(self, record: dict) -> None:
+        self.queue.put(("answer", record))
+
+    def cache_hit(self) -> None:
+        self.queue.put(("hit", None))
+
+    def item(self, result: dict) -> None:
+        self.queue.put(("item", result))
+
+    def stop(self) -> None:
+        self.queue.put(_STOP)
+        self.join()
+
+    def run(self) -> None:
+        last = time.monotonic()
+        while True:
+            batch, stop = [], False
+            try:
+                batch.append(self.queue.get(timeout=FLUSH_SECONDS))
+                while len(batch) < 5000:
+                    batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                pass
+            if _STOP in batch:
+                batch, stop = [b for b in batch if b is not _STOP], True
+            now = time.monotonic()
+            if self.error is None:
+                try:
+                    self._flush(batch, now - last)
+                except Exception as e:  # surfaced as the job's error; the engine is stopped
+                    self.error = e
+                    self.cancel_requested.set()
+            last = now
+            if self.cancel_file.exists():
+                self.cancel_requested.set()
+            if stop:
+                return
+
+    def _flush(self, batch: list, seconds: float) -> None:
+        calls, new_rows, outputs, items = [], [], [], []
+        counters = {"requests": 0, "cached": 0, "tokens_in": 0, "tokens_out": 0,
+                    "cost_usd": 0.0, "active_seconds": seconds}
+        task = self.job["task"]
+        for kind, value in batch:
+            if kind == "answer":
+                calls.append(value)
+                counters["requests"] += 1
+                counters["tokens_in"] += value["tokens_in"]
+                counters["tokens_out"] += value["tokens_out"]
+                counters["cost_usd"] += value["cost_usd"]
+            elif kind == "hit":
+                counters["cached"] += 1
+            else:
+                items.append(self._item_row(value, task, new_rows, outputs))
+        self.studio.store.write_generation_batch(
+            self.job["id"], calls=calls, new_rows=new_rows, outputs=outputs, items=items,
+            counters=counters)
+        p = self.progress
+        for key in ("requests", "cached", "tokens_in", "tokens_out", "cost_usd"):
+            setattr(p, key, getattr(p, key) + counters[key])
+        p.done += sum(i["status"] == "done" for i in items)
+        p.failed += sum(i["status"] == "failed" for i in items)
+        tmp = self.progress_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(p.to_dict() | {"task": task, "mode": self.job["mode"],
+                                                 "model": self.job["model"]}))
+        tmp.replace(self.progress_file)
+        if self.on_progress is not None:
+            self.on_progress(p)
+
+    def _item_row(self, r: dict, task: str, new_rows: list, outputs: list) -> dict:
+        item = {"idx": r["idx"], "status": r["status"], "error": r.get("error"),
+                "raw": r.get("raw"), "example_id": r.get("example_id")}
+        meta = dict(r.get("meta") or {}, job_id=self.job["id"])
+        if r["status"] == "done" and r["kind"] == "output":
+            output = self.task.check_output(r["output"])
+            outputs.append({"id": r["example_id"], "output": output, "meta": {"output_by": meta},
+                            "content_hash": content_hash(task, r["input"], output)})
+        elif r["status"] == "done" or r.get("keep_input"):
+            output = self.task.check_output(r.get("output"))
+            new_rows.append({"task": task, "input": r["input"], "output": output,
+                             "source": "teacher", "parent_id": r.get("parent_id"), "meta": meta,
+                             "content_hash": content_hash(task, r["input"], output)})
+            item["new_row"] = True
+            if r.get("keep_input"):
+                item["error"] += " (the new input is kept as an input-only row)"
+        return item
+
+
+def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | None,
+         seed: int | None, recipe, recipe_label: str) -> dict:
+    """The job's stored parameters: which rows get outputs, the seed pool, the recipe."""
+    from studio.errors import BadInput
+
+    if mode not in MODES:
+        raise BadInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
+    if n is not None and n < 1:
+        raise BadInput("--n must be at least 1")
+    if mode != "outputs" and n is None:
+        raise BadInput(f"mode {mode} makes new examples: say how many with --n")
+    output_ids = []
+    if mode in ("outputs", "both"):
+        output_ids = studio.store.matching_ids(task=task, input_only=True)[: n or None]
+    new = 0 if mode == "outputs" else max(0, n - len(output_ids)) if mode == "both" else n
+    if seed_ids:
+        rows = studio.store.get_examples(seed_ids)
+        missing = sorted(set(seed_ids) - {r["id"] for r in rows})
+        if missing:
+            raise BadInput(f"no seed example with id {', '.join(map(str, missing))}")
+        bad = [r["id"] for r in rows if r["task"] != task or r["output"] is None]
+        if bad:
+            raise BadInput(f"seed example(s) {', '.join(map(str, bad))} are not complete "
+                           f"examples of task {task} (an output is needed)")
+    else:
+        rows = studio.store.seed_candidates(task, limit=50)
+    if new and not rows:
+        raise BadInput(f"task {task} has no example with an output to use as a seed; import "
+                       "or write a few first")
+    if mode != "inputs" and not output_ids and not new:
+        raise BadInput(f"task {task} has no input-only rows to write outputs for")
+    pool = [[r["id"], r["input"], r["output"]] for r in rows]
+    return {"mode": mode, "n": n, "output_ids": output_ids, "new": new, "pool": pool,
+            "seed": seed, "recipe": recipe.to_dict(), "recipe_label": recipe_label}
+
+
+def build_items(studio, job: dict, recipe, states: dict[int, str]):
+    """The job's items not yet done, rebuilt from its parameters (the same on every resume)."""
+    from generators.engine import Item, steer
+
+    p = job["params"]
+    shots = [(i, o) for _, i, o in p["pool"][: recipe.shots]]
+    ids = p["output_ids"]
+    rows = {r["id"]: r for r in studio.store.get_examples([i for k, i in enumerate(ids)
+                                                            if states.get(k) != "done"])}
+    for k, eid in enumerate(ids):
+        if states.get(k) == "done":
+            continue
+        row = rows.get(eid)
+        still_open = row is not None and row["output"] is None  # else: marked failed, skipped
+        yield Item(k, "output", example_id=eid, input=row["input"] if still_open else None,
+                   shots=shots)
+    for k in range(len(ids), len(ids) + p["new"]):
+        if states.get(k) == "done":
+            continue
+        rng = random.Random(f"{p['seed']}:{k}")
+        picks = rng.sample(p["pool"], min(recipe.shots, len(p["pool"])))
+        yield Item(k, "new", shots=[(i, o) for _, i, o in picks], parent_id=picks[0][0],
+                   steer=steer(recipe, rng), sample=f"{p['seed']}:{k}")
+
+
+def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress=None) -> dict:
+    """Run (or resume) a claimed job to its end in this thread; returns the job as stored."""
+    store, job_id = studio.store, job["id"]
+    key = _key(store.path, job_id)
+    _RUNNING.add(key)
+    status, error, writer = "failed", None, None
+    try:
+        writer, items, budget, recipe = _prepare(studio, job, teacher_config, on_progress)
+        writer.start()
+        status, error = asyncio.run(_main(studio, job, teacher_config, writer, items, budget,
+                                          recipe, stop))
+    except Exception as e:  # recorded on the job, then raised for the face to show
+        error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        if writer is not None:
+            if writer.is_alive():
+                writer.stop()
+            if writer.error is not None:
+                status, error = "failed", f"writing results failed: {writer.error}"
+            writer.progress_file.unlink(missing_ok=True)
+            writer.cancel_file.unlink(missing_ok=True)
+        _RUNNING.discard(key)
+        store.update_job(job_id, {"status": status, "error": error, "finished_at": _now()})
+    return store.get_job(job_id)
+
+
+def _prepare(studio, job, teacher_config, on_progress):
+    from dataclasses import fields as dc_fields
+
+    from generators.engine import Budget
+    from generators.recipes import Recipe
+
+    store, job_id, p = studio.store, job["id"], job["params"]
+    recipe = Recipe(**{f.name: (tuple(v) if isinstance(v, list) else v)
+                       for f in dc_fields(Recipe) if (v := p["recipe"].get(f.name)) is not None})
+    with store.transaction():
+        failed_before = {f["idx"]: f for f in store.job_failures(job_id, limit=10**9)}
+        store.reset_failed_items(job_id)
+        states = store.job_item_states(job_id)
+    items = [_reuse_kept_input(studio, it, failed_before.get(it.idx))
+             for it in build_items(studio, job, recipe, states)]
+    job = store.get_job(job_id)
+    progress = Progress(job_id, job["requested"], done=job["done"], failed=job["failed"],
+                        requests=job["requests"], cached=job["cached"],
+                        tokens_in=job["tokens_in"], tokens_out=job["tokens_out"],
+                        cost_usd=job["cost_usd"])
+    progress.done_at_start = progress.done + progress.failed
+    writer = Writer(studio, job, progress, on_progress)
+    writer.cancel_file.unlink(missing_ok=True)
+    for it in [it for it in items if it.kind == "output" and it.input is None]:
+        writer.item({"idx": it.idx, "kind": "output", "status": "failed",
+                     "example_id": it.example_id,
+                     "error": f"example #{it.example_id} was deleted or got an output meanwhile"})
+    items = [it for it in items if not (it.kind == "output" and it.input is None)]
+    budget = Budget(p.get("budget_tokens"), p.get("budget_usd"),
+                    spent_tokens=job["tokens_in"] + job["tokens_out"], spent_usd=job["cost_usd"],
+                    cost=teacher_config.cost)
+    return writer, items, budget, recipe
+
+
+async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop):
+    from generators.engine import Engine
+    from generators.teacher import Teacher
+
+    store = studio.store
+    async with Teacher(teacher_config) as teacher:
+        engine = Engine(teacher, recipe, studio.task(job["task"]), sink=writer, budget=budget,
+                        cache=store.job_answers(job["id"]), known=store.cached_hashes(),
+                        lookup=_lookup(store), recipe_label=job["params"]["recipe_label"])
+
+        async def watch():
+            while not (stop.is_set() or writer.cancel_requested.is_set()):
+                await asyncio.sleep(0.1)
+            engine.cancel()
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            result = await engine.run(items, teacher_config.concurrency)
+        finally:
+            watcher.cancel()
+        return result, engine.error
+
+
+def _lookup(store):
+    def lookup(h: str):
+        return store.cached_answers([h]).get(h)
+    return lookup
+
+
+def _reuse_kept_input(studio, item, failure: dict | None):
+    """A new item that failed after its input was kept as a row: resuming fills that row."""
+    from generators.engine import Item
+
+    if item.kind != "new" or not failure or not failure.get("example_id"):
+        return item
+    row = studio.store.get_example(failure["example_id"])
+    if row is None or row["output"] is not None:
+        return item
+    # The same shots as the first try, so its request hash (and any stored answer) matches.
+    return Item(item.idx, "output", example_id=row["id"], input=row["input"], shots=item.shots)
+
+
+def _now():
+    from studio.store import utcnow
+
+    return utcnow()

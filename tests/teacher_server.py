@@ -1,0 +1,195 @@
+"""A small OpenAI-compatible chat-completions server for tests and benchmarks, on loopback.
+
+It answers deterministically (the same messages and seed give the same answer), and can be told
+to be slow, to answer 429 with Retry-After, 500, a garbled body or an answer that is not JSON, to
+drop the connection, or to refuse response_format. It counts the requests it gets per prompt hash.
+
+    with TeacherServer(latency=0.05, faults={"429": 0.1}) as server:
+        client = AsyncOpenAI(base_url=server.url, api_key="x")
+
+Run it on its own (benchmarks): `python tests/teacher_server.py --port 8100 --latency 0.1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import hashlib
+import json
+import random
+import threading
+
+FAULTS = ("429", "500", "garbage_body", "bad_answer", "drop", "slow")
+
+
+def prompt_hash(messages: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+
+
+class TeacherServer:
+    def __init__(self, *, latency: float = 0.0, faults: dict[str, float] | None = None,
+                 retry_after: float = 0.05, structured: bool = True, api_key: str | None = None,
+                 seed: int = 0, port: int = 0):
+        self.latency, self.faults, self.retry_after = latency, dict(faults or {}), retry_after
+        self.structured, self.api_key, self.port = structured, api_key, port
+        unknown = set(self.faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}")
+        self.rng = random.Random(seed)
+        self.counts: collections.Counter = collections.Counter()  # prompt hash -> requests
+        self.answered: collections.Counter = collections.Counter()  # prompt hash -> 200 answers
+        self.requests = 0
+        self.auth_headers: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> "TeacherServer":
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._handle, "127.0.0.1", self.port, backlog=1024))
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="teacher-server")
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown():
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _handle(self, reader, writer):
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, v in
+                           (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+                body = await reader.readexactly(int(headers.get("content-length", 0)))
+                status, extra, payload = await self._respond(method, path, headers, body)
+                if status is None:  # drop the connection without an answer
+                    writer.transport.abort()
+                    return
+                raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                head_out = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}",
+                            "Content-Type: application/json", f"Content-Length: {len(raw)}",
+                            "Connection: keep-alive", *(f"{k}: {v}" for k, v in extra.items())]
+                writer.write(("\r\n".join(head_out) + "\r\n\r\n").encode() + raw)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    async def _respond(self, method, path, headers, body):
+        self.requests += 1
+        self.auth_headers.add(headers.get("authorization", ""))
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {}, {"error": {"message": "Incorrect API key provided"}}
+        if method == "GET" and path.endswith("/models"):
+            return 200, {}, {"object": "list", "data": [{"id": "teacher-test", "object": "model"}]}
+        if not path.endswith("/chat/completions"):
+            return 404, {}, {"error": {"message": f"no route {path}"}}
+        req = json.loads(body)
+        h = prompt_hash(req["messages"])
+        self.counts[h] += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if "response_format" in req and not self.structured:
+            return 400, {}, {"error": {"message": "response_format is not supported",
+                                       "param": "response_format"}}
+        fault = self._pick_fault()
+        if fault == "429":
+            return 429, {"Retry-After": f"{self.retry_after:g}"}, {
+                "error": {"message": "Rate limit reached", "type": "rate_limit"}}
+        if fault == "500":
+            return 500, {}, {"error": {"message": "upstream overloaded"}}
+        if fault == "drop":
+            return None, {}, b""
+        if fault == "slow":
+            await asyncio.sleep(30)
+        if fault == "garbage_body":
+            return 200, {}, b'{"id": "cmpl", "choices": [ {"message": <<garbled'
+        content = "I think the answer is: maybe?" if fault == "bad_answer" else \
+            json.dumps(self._answer(req))
+        self.answered[h] += 1
+        words = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
+        return 200, {}, {
+            "id": f"chatcmpl-{h[:12]}", "object": "chat.completion", "created": 0,
+            "model": req.get("model", "teacher-test"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": words, "completion_tokens": len(content.split()),
+                      "total_tokens": words + len(content.split())}}
+
+    def _pick_fault(self) -> str | None:
+        roll = self.rng.random()
+        for name, p in self.faults.items():
+            if roll < p:
+                return name
+            roll -= p
+        return None
+
+    def _answer(self, req: dict) -> dict:
+        """{"input": ...} or {"output": ...}, as the schema or the prompt asks."""
+        messages = req["messages"]
+        h = hashlib.sha256((json.dumps(messages, sort_keys=True) + str(req.get("seed")))
+                           .encode()).hexdigest()
+        prompt = messages[-1]["content"]
+        schema = (req.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+        key = (schema.get("required") or [None])[0] or (
+            "input" if '{"input"' in prompt else "output")
+        if key == "input":
+            return {"input": f"new post {h[:10]}: the bus was late again and it rained"}
+        enum = schema.get("properties", {}).get("output", {}).get("enum")
+        if enum:
+            return {"output": enum[int(h, 16) % len(enum)]}
+        text = prompt.split("Input", 1)[-1].split(":\n", 1)[-1].split("\n\nAnswer")[0]
+        return {"output": "Summary: " + " ".join(text.split()[:8])}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=8100)
+    ap.add_argument("--latency", type=float, default=0.0)
+    a = ap.parse_args()
+    server = TeacherServer(latency=a.latency, port=a.port).start()
+    print(f"listening on {server.url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
