@@ -235,7 +235,7 @@ def _generate(s, a):
         if a.n is not None or a.seed_ids or a.recipe or a.seed is not None:
             raise BadInput("--resume goes on with the job's own plan; drop --n, --seed-ids, "
                            "--seed and --recipe")
-        job = s.job(a.resume)
+        job = s.check_resumable(a.resume)
         teacher = s.teacher_config(job, **teacher_args)
     else:
         teacher = s.teacher_config(**teacher_args)

@@ -256,7 +256,7 @@ class Studio:
 
         if job is not None:
             p = job["params"]
-            given.setdefault("model", job["model"])
+            given["model"] = given.get("model") or job["model"]
             if not given.get("base_urls"):
                 given["base_urls"] = job["base_urls"]
             for k in ("concurrency", "timeout", "structured", "price_in", "price_out",
@@ -326,9 +326,7 @@ class Studio:
             self._claimed.discard(job_id)
             generation.release(self.store.path, job_id)
 
-    def claim_job(self, job_id: int) -> dict:
-        """Mark a job as running in this process before its thread starts, so that nobody
-        takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
+    def check_resumable(self, job_id: int) -> dict:
         from studio import generation
 
         job = self.job(job_id)
@@ -336,6 +334,14 @@ class Studio:
             raise Conflict(f"job {job_id} is running already")
         if job["status"] == "completed" and job["remaining"] == 0 and job["failed"] == 0:
             raise Conflict(f"job {job_id} is complete; nothing left to do")
+        return job
+
+    def claim_job(self, job_id: int) -> dict:
+        """Mark a job as running in this process before its thread starts, so that nobody
+        takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
+        from studio import generation
+
+        job = self.check_resumable(job_id)
         generation.mark_running(self.store.path, job_id)
         self._claimed.add(job_id)
         self._stops[job_id] = threading.Event()

@@ -295,3 +295,46 @@ def test_cancel_from_another_process_while_the_job_holds_the_store(db, server):
     out, _ = proc.communicate(timeout=30)
     job = json.loads(out)
     assert job["status"] == "cancelled" and job["remaining"] > 0
+
+
+# -- the CLI, in-process -------------------------------------------------------------------
+
+def test_cli_generate_jobs_cancel_resume(cli, server, monkeypatch):
+    srv = server()
+    monkeypatch.delenv("OPENAI_MODEL", raising=False)
+    assert cli("init", "--sample")[0] == 0
+    code, out, err = cli("generate", "--mode", "inputs", "--n", 5, "--base-url", srv.url,
+                         "--json")
+    assert code == 1 and "name the teacher model" in err
+    code, out, err = cli("generate", "--mode", "inputs", "--n", 5, "--base-url", srv.url,
+                         "--model", "teacher-test", "--json")
+    assert code == 0, err
+    job = json.loads(out)
+    assert (job["status"], job["done"], job["requests"]) == ("completed", 5, 10)
+    assert "job 1: inputs for tweet-summary, 5 examples" in err  # and a progress bar
+    code, out, _ = cli("jobs", "--json")
+    listed = json.loads(out)["jobs"]
+    assert {"id", "task", "mode", "status", "model", "base_urls", "requested", "done", "failed",
+            "remaining", "tokens_in", "tokens_out", "cost_usd", "error"} <= set(listed[0])
+    assert listed[0]["base_urls"] == [srv.url]
+    assert cli("jobs", "--failures", 1)[1].strip() == "none"
+    code, _, err = cli("cancel", 1)
+    assert code == 1 and "completed already" in err
+    code, _, err = cli("generate", "--resume", 1, "--n", 3)
+    assert code == 1 and "drop --n" in err
+    code, _, err = cli("generate", "--resume", 1)
+    assert code == 1 and "nothing left to do" in err
+    code, _, err = cli("generate", "--resume", 99)
+    assert code == 1 and "no job 99" in err
+
+
+def test_cli_price_table_gives_cost_and_a_dollar_budget(cli, server):
+    srv = server()
+    cli("init", "--sample")
+    code, out, err = cli("generate", "--mode", "inputs", "--n", 20, "--base-url", srv.url,
+                         "--model", "teacher-test", "--price-in", 2.5, "--price-out", 10,
+                         "--budget-usd", 0.02, "--concurrency", 2, "--json")
+    assert code == 0, err
+    job = json.loads(out)
+    assert job["status"] == "budget_stopped" and 0.005 < job["cost_usd"] <= 0.02
+    assert job["cost_usd"] == pytest.approx((job["tokens_in"] * 2.5 + job["tokens_out"] * 10) / 1e6)

@@ -73,7 +73,7 @@ class JobsMixin:
         return self._all(
             "SELECT e.id, e.input, e.output, e.source, e.status FROM job_items i "
             "JOIN examples e ON e.id = i.example_id WHERE i.job_id = ? AND i.status = 'done' "
-            "ORDER BY i.updated_at DESC, i.idx DESC LIMIT ?", [job_id, limit])
+            "ORDER BY i.updated_at DESC, e.id DESC LIMIT ?", [job_id, limit])
 
     # -- the answer cache ------------------------------------------------------------------
 

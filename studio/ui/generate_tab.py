@@ -32,7 +32,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
         count = gr.Number(value=20, minimum=1, precision=0, label="Examples", scale=1,
                           elem_id="gen-count")
         conc = gr.Slider(1, 128, value=16, step=1, label="Concurrency", scale=2)
-        budget = gr.Number(value=None, minimum=1, precision=0, label="Token budget (blank: none)",
+        budget = gr.Number(value=0, minimum=0, precision=0, label="Token budget (0: none)",
                            scale=1, elem_id="gen-budget")
     seeds = gr.Dropdown([], multiselect=True, label="Seed examples (blank: the task's complete "
                         "examples, approved first)", elem_id="gen-seeds")
