@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/import_speed.py
 	$(BIN)/python benchmarks/data_paging.py
+	$(BIN)/python benchmarks/generate_speed.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

@@ -8,6 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from teacher_server import TeacherServer  # noqa: E402
 from ui_helpers import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 from studio import Studio  # noqa: E402
@@ -19,7 +20,7 @@ def main():
         for eid in (1, 2, 4):
             s.review(eid, "approve")
         s.review(3, "reject")
-        with running_app(s) as url, sync_playwright() as p:
+        with running_app(s) as url, sync_playwright() as p, TeacherServer(latency=0.1) as srv:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(url)
@@ -28,8 +29,17 @@ def main():
             page.get_by_role("tab", name="Review").click()
             expect(page.locator("#review-badge")).to_contain_text("#5", timeout=30_000)
             page.screenshot(path=str(ROOT / "docs" / "review-tab.png"))
+            page.get_by_role("tab", name="Generate").click()
+            page.locator("#gen-urls textarea").fill(srv.url)  # the loopback test teacher
+            page.locator("#gen-model textarea").fill("teacher-test")
+            page.locator("#btn-test-connection").click()
+            expect(page.locator("#gen-connection")).to_contain_text("answered", timeout=30_000)
+            page.locator("#gen-count input").fill("24")
+            page.locator("#btn-generate").click()
+            expect(page.locator("#gen-status")).to_contain_text("completed", timeout=60_000)
+            page.screenshot(path=str(ROOT / "docs" / "generate-tab.png"), full_page=True)
             browser.close()
-    print("wrote docs/data-tab.png and docs/review-tab.png")
+    print("wrote docs/data-tab.png, docs/review-tab.png and docs/generate-tab.png")
 
 
 if __name__ == "__main__":

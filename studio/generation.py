@@ -23,7 +23,7 @@ from pathlib import Path
 from studio.importing import content_hash
 
 MODES = ("outputs", "inputs", "both")
-FLUSH_SECONDS = 0.25  # results are durable this long after they arrive, at most
+FLUSH_SECONDS = 0.5  # results are durable this long after they arrive, at most
 _RUNNING: set[tuple[str, int]] = set()  # (store path, job id) running in this process
 _STOP = object()
 

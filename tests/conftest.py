@@ -87,3 +87,8 @@ def assert_status_chain(studio, example_id: int, audit: list[dict]) -> None:
             assert a["before"]["status"] == status, a
             status = a["after"]["status"]
     assert studio.get(example_id)["status"] == status
+
+
+# One Playwright session for the whole run: the browser fixtures live here, not in each module
+# (two session-scoped copies would start two Playwright loops in one thread).
+from ui_helpers import browser, page  # noqa: E402,F401

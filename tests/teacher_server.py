@@ -118,7 +118,9 @@ class TeacherServer:
         self.requests += 1
         self.auth_headers.add(headers.get("authorization", ""))
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-            return 401, {}, {"error": {"message": "Incorrect API key provided"}}
+            given = headers.get("authorization", "").removeprefix("Bearer ")
+            masked = given[:6] + "*" * 8 + given[-4:]  # as OpenAI echoes it
+            return 401, {}, {"error": {"message": f"Incorrect API key provided: {masked}"}}
         if method == "GET" and path.endswith("/models"):
             return 200, {}, {"object": "list", "data": [{"id": "teacher-test", "object": "model"}]}
         if not path.endswith("/chat/completions"):

@@ -113,9 +113,11 @@ def test_retry_after_is_honoured_and_giving_up_is_recorded(samples, server):
 
 def test_a_refused_key_stops_the_job_at_once(samples, server):
     srv = server(api_key="sk-right")
-    cfg = teacher(samples, srv, api_key="sk-wrong")
+    cfg = teacher(samples, srv, api_key="sk-wrong-key-1234")
     job = samples.generate(cfg, task="tweet-summary", mode="inputs", n=50)
     assert job["status"] == "failed" and "key was refused" in job["error"]
+    assert "Incorrect API key provided: [key]" in job["error"]  # the echoed key is cut out
+    assert "sk-wro" not in job["error"] and "1234" not in job["error"]
     assert srv.requests < 50
 
 

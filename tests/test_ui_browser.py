@@ -4,7 +4,7 @@ Every wait is on what the page shows (Playwright's retrying assertions), never a
 import pytest
 
 from conftest import write_jsonl
-from ui_helpers import browser, page, running_app  # noqa: F401  (fixtures)
+from ui_helpers import running_app
 
 pytestmark = pytest.mark.browser
 

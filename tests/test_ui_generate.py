@@ -3,7 +3,7 @@
 import pytest
 
 from teacher_server import TeacherServer
-from ui_helpers import browser, page, running_app  # noqa: F401  (fixtures)
+from ui_helpers import running_app
 
 pytestmark = pytest.mark.browser
 

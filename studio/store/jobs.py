@@ -155,7 +155,7 @@ class JobsMixin:
                     "raw": pa.array([i.get("raw") for i in items], pa.string()),
                 })
                 self._scan("_items", table,
-                           "INSERT OR REPLACE INTO job_items SELECT ?, idx, status, example_id, "
+                           "INSERT INTO job_items SELECT ?, idx, status, example_id, "
                            "error, raw, ? FROM _items", [job_id, now])
             done = sum(i["status"] == "done" for i in items)
             counters = dict(counters, done=done, failed=len(items) - done)

@@ -66,8 +66,9 @@ def build_generate_tab(gr, settings, studio, task_box, header):
             async with Teacher(cfg) as t:
                 return await t.check()
 
-        lines = [f"✅ `{r['base_url']}` answered in {r['latency_ms']} ms" if r["ok"] else
-                 f"❌ `{r['base_url']}`: {html.escape(r['error'])}" for r in asyncio.run(probe())]
+        lines = [f"**OK** `{r['base_url']}` answered in {r['latency_ms']} ms" if r["ok"] else
+                 f"**Failed** `{r['base_url']}`: {html.escape(r['error'])}"
+                 for r in asyncio.run(probe())]
         return "\n\n".join(lines)
 
     def launch(job_id, cfg):
@@ -140,7 +141,7 @@ def progress_html(job: dict) -> str:
     handled = job["done"] + job["failed"]
     rate = handled / job["active_seconds"] if job["active_seconds"] > 0.5 else 0.0
     eta = f" · ETA {job['remaining'] / rate:.0f}s" if rate and job["status"] == "running" else ""
-    err = f"<br>⚠️ {html.escape(job['error'])}" if job.get("error") else ""
+    err = f"<br><b>Error:</b> {html.escape(job['error'])}" if job.get("error") else ""
     return (f"<div id='gen-status'><b>Job {job['id']} · {job['status']}</b> · "
             f"{job['done']} of {job['requested']} done · {job['failed']} failed · "
             f"{rate:.1f}/s{eta} · {job['tokens_in'] + job['tokens_out']:,} tokens · "
