@@ -16,7 +16,8 @@ from studio.errors import BadInput
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process.
 environment: SFT_STUDIO_DB (store file), SFT_STUDIO_TASK (default task),
 SFT_STUDIO_REVIEWER (name in the audit log), OPENAI_API_KEY, OPENAI_BASE_URL and
-OPENAI_MODEL (the teacher for generate; the key is never stored)."""
+OPENAI_MODEL (the teacher for generate; the key is never stored), SFT_STUDIO_PRICES
+(a TOML price table: [models."NAME"] in = X, out = Y, USD per million tokens)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -277,7 +278,7 @@ def _progress_bar(job):
 
 JOB_KEYS = ("id", "task", "mode", "status", "model", "base_urls", "requested", "done", "failed",
             "remaining", "tokens_in", "tokens_out", "cost_usd", "error", "requests", "cached",
-            "created_at", "finished_at")
+            "items_per_s", "created_at", "finished_at")
 
 
 def _job_out(job: dict) -> dict:

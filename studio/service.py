@@ -263,10 +263,28 @@ class Studio:
                       "max_attempts"):
                 if given.get(k) is None and k in p.get("teacher", {}):
                     given[k] = p["teacher"][k]
+        if given.get("price_in") is None and given.get("price_out") is None:
+            model = given.get("model") or self.settings.teacher_model
+            given.update(self._prices().get(model, {}))
         try:
             return TeacherConfig.from_env(**given)
         except (ValueError, TypeError) as e:
             raise BadInput(str(e)) from None
+
+    def _prices(self) -> dict[str, dict]:
+        """The price table (SFT_STUDIO_PRICES): model -> {price_in, price_out}, USD per 1M."""
+        path = self.settings.prices_file
+        if path is None:
+            return {}
+        import tomllib
+
+        try:
+            models = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("models", {})
+            return {name: {"price_in": float(p.get("in", 0)), "price_out": float(p.get("out", 0))}
+                    for name, p in models.items()}
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            raise BadInput(f"price table {path}: {e}; expected [models.\"NAME\"] with "
+                           "in = USD and out = USD per million tokens") from None
 
     def start_job(self, teacher, *, task: str | None = None, mode: str = "outputs",
                   n: int | None = None, seed_ids: list[int] | None = None, seed: int | None = None,

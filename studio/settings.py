@@ -26,6 +26,9 @@ class Settings:
     # The teacher's endpoint and model (the key is read only when a job starts, never kept here).
     teacher_base_url: str | None = None
     teacher_model: str | None = None
+    # A TOML price table for the cost meter and dollar budgets: [models."NAME"] in = X, out = Y
+    # (USD per million tokens).
+    prices_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -36,6 +39,7 @@ class Settings:
             reviewer=env.get("SFT_STUDIO_REVIEWER") or _default_reviewer(),
             teacher_base_url=env.get("OPENAI_BASE_URL") or None,
             teacher_model=env.get("OPENAI_MODEL") or None,
+            prices_file=Path(env["SFT_STUDIO_PRICES"]) if env.get("SFT_STUDIO_PRICES") else None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

@@ -340,3 +340,24 @@ def test_cli_price_table_gives_cost_and_a_dollar_budget(cli, server):
     job = json.loads(out)
     assert job["status"] == "budget_stopped" and 0.005 < job["cost_usd"] <= 0.02
     assert job["cost_usd"] == pytest.approx((job["tokens_in"] * 2.5 + job["tokens_out"] * 10) / 1e6)
+
+
+def test_price_table_from_the_environment(tmp_path, server, monkeypatch):
+    from studio import Studio
+    from studio.errors import BadInput
+
+    table = tmp_path / "prices.toml"
+    table.write_text('[models."teacher-test"]\nin = 1.0\nout = 4.0\n')
+    monkeypatch.setenv("SFT_STUDIO_PRICES", str(table))
+    srv = server()
+    with Studio.open(tmp_path / "p.duckdb") as s:
+        s.import_samples()
+        cfg = s.teacher_config(model="teacher-test", base_urls=[srv.url])
+        assert (cfg.price_in, cfg.price_out) == (1.0, 4.0)
+        job = s.generate(cfg, task="tweet-summary", mode="inputs", n=3)
+        assert job["cost_usd"] == pytest.approx((job["tokens_in"] + 4 * job["tokens_out"]) / 1e6)
+        assert job["items_per_s"] > 0
+        assert s.teacher_config(model="other", base_urls=[srv.url]).price_in == 0
+        table.write_text("models = 3\n")
+        with pytest.raises(BadInput, match="price table"):
+            s.teacher_config(model="teacher-test", base_urls=[srv.url])

@@ -207,6 +207,8 @@ def _decode_job(row: dict) -> dict:
     row["base_urls"] = json.loads(row["base_urls"])
     row["params"] = json.loads(row["params"])
     row["remaining"] = max(0, row["requested"] - row["done"] - row["failed"])
+    row["items_per_s"] = round((row["done"] + row["failed"]) / row["active_seconds"], 2) \
+        if row["active_seconds"] > 0 else None
     for key in ("created_at", "updated_at", "finished_at"):
         row[key] = iso(row[key])
     return row
