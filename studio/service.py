@@ -359,7 +359,7 @@ class Studio:
         takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
         from studio import generation
 
-        job = self.check_resumable(job_id)
+        self.check_resumable(job_id)
         generation.mark_running(self.store.path, job_id)
         self._claimed.add(job_id)
         self._stops[job_id] = threading.Event()
