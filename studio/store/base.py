@@ -83,6 +83,28 @@ class StoreBase:
         with self._lock:
             return self._con.execute(sql, params or []).fetchone()
 
+    def _scan(self, name: str, table, sql: str, params=None) -> list[tuple]:
+        """Run `sql` with an Arrow table visible under `name` (bulk reads and writes without a
+        statement per row); returns the rows it yields."""
+        with self._lock:
+            self._con.register(name, table)
+            try:
+                return self._con.execute(sql, params or []).fetchall()
+            finally:
+                self._con.unregister(name)
+
+    def _update_row(self, table: str, row_id: int, fields: dict, allowed: set[str],
+                    json_field: str) -> None:
+        """UPDATE one row's `fields` (checked against `allowed`; `json_field` is stored as
+        JSON) and stamp updated_at."""
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"not an updatable {table} field: {sorted(bad)}")
+        values = {k: (dumps(v) if k == json_field else v) for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self._run(f"UPDATE {table} SET {sets}, updated_at = ? WHERE id = ?",
+                  list(values.values()) + [utcnow(), row_id])
+
     @contextmanager
     def transaction(self):
         """One atomic unit; nested uses join the outer transaction."""

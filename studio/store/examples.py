@@ -40,15 +40,9 @@ class ExamplesMixin:
             return set()
         import pyarrow as pa
 
-        with self._lock:
-            self._con.register("_incoming_hashes", pa.table({"h": hashes}))
-            try:
-                rows = self._con.execute(
-                    "SELECT DISTINCT content_hash FROM examples "
-                    "WHERE content_hash IN (SELECT h FROM _incoming_hashes)"
-                ).fetchall()
-            finally:
-                self._con.unregister("_incoming_hashes")
+        rows = self._scan("_incoming_hashes", pa.table({"h": hashes}),
+                          "SELECT DISTINCT content_hash FROM examples "
+                          "WHERE content_hash IN (SELECT h FROM _incoming_hashes)")
         return {r[0] for r in rows}
 
     def insert_examples(self, rows: list[dict]) -> list[int]:
@@ -80,17 +74,11 @@ class ExamplesMixin:
                     "meta": [dumps(r.get("meta") or {}) for r in rows],
                 }
             )
-            self._con.register("_incoming_rows", table)
-            try:
-                self._con.execute(
-                    "INSERT INTO examples (id, task, input, output, source, parent_id, status, "
-                    "content_hash, created_at, updated_at, meta) "
-                    "SELECT id, task, input, output, source, parent_id, status, content_hash, "
-                    "?, ?, meta FROM _incoming_rows",
-                    [now, now],
-                )
-            finally:
-                self._con.unregister("_incoming_rows")
+            self._scan("_incoming_rows", table,
+                       "INSERT INTO examples (id, task, input, output, source, parent_id, status, "
+                       "content_hash, created_at, updated_at, meta) "
+                       "SELECT id, task, input, output, source, parent_id, status, content_hash, "
+                       "?, ?, meta FROM _incoming_rows", [now, now])
         return ids
 
     def restore_example(self, row: dict) -> None:
@@ -177,15 +165,7 @@ class ExamplesMixin:
         return out
 
     def update_example(self, example_id: int, fields: dict) -> None:
-        bad = set(fields) - EDITABLE
-        if bad:
-            raise ValueError(f"not editable: {sorted(bad)}")
-        values = {k: (dumps(v) if k == "meta" else v) for k, v in fields.items()}
-        sets = ", ".join(f"{k} = ?" for k in values)
-        self._run(
-            f"UPDATE examples SET {sets}, updated_at = ? WHERE id = ?",
-            list(values.values()) + [utcnow(), example_id],
-        )
+        self._update_row("examples", example_id, fields, EDITABLE, "meta")
 
     def delete_examples(self, ids: list[int]) -> None:
         with self.transaction():

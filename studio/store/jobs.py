@@ -39,13 +39,7 @@ class JobsMixin:
                 self._all("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", [limit])]
 
     def update_job(self, job_id: int, fields: dict) -> None:
-        bad = set(fields) - JOB_FIELDS
-        if bad:
-            raise ValueError(f"not a job field: {sorted(bad)}")
-        values = {k: (dumps(v) if k == "params" else v) for k, v in fields.items()}
-        sets = ", ".join(f"{k} = ?" for k in values)
-        self._run(f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
-                  list(values.values()) + [utcnow(), job_id])
+        self._update_row("jobs", job_id, fields, JOB_FIELDS, "params")
 
     def running_jobs(self) -> list[dict]:
         return self._all("SELECT id, pid FROM jobs WHERE status = 'running' ORDER BY id")
@@ -193,13 +187,6 @@ class JobsMixin:
                        "meta = u.meta, updated_at = ? FROM _outputs u "
                        "WHERE examples.id = u.id AND examples.output IS NULL", [now])
         return {o["id"] for o in todo}
-
-    def _scan(self, name: str, table, sql: str, params: list) -> None:
-        self._con.register(name, table)
-        try:
-            self._con.execute(sql, params)
-        finally:
-            self._con.unregister(name)
 
 
 def _decode_job(row: dict) -> dict:

@@ -102,23 +102,26 @@ def build_generate_tab(gr, settings, studio, task_box, header):
         return show(job_id, task)
 
     def show(job_id, task):
+        return view(job_id, task)[:-1]
+
+    def view(job_id, task):
+        """What the tab shows, and whether the session's job is still running."""
         jobs = studio.jobs(limit=20)
         table = [[j["id"], j["status"], j["mode"], j["done"], j["failed"], j["remaining"],
                   j["tokens_in"] + j["tokens_out"], round(j["cost_usd"], 4)] for j in jobs]
         stopped = [(f"#{j['id']} {j['status']} ({j['remaining']} left)", j["id"]) for j in jobs
                    if j["status"] in RESUMABLE and (j["remaining"] or j["failed"])]
-        rows, bar = [], ""
+        rows, bar, running = [], "", False
         if job_id is not None:
             job = studio.job(int(job_id))
-            bar = progress_html(job)
+            bar, running = progress_html(job), job["status"] == "running"
             rows = [[r["id"], r["input"], r["output"] or ""] for r in
                     studio.store.job_examples(int(job_id), 10)]
         return (bar, gr.update(value=rows), gr.update(value=table),
-                gr.update(choices=stopped, value=None), header_markdown(studio, task))
+                gr.update(choices=stopped, value=None), header_markdown(studio, task), running)
 
     def tick(job_id, task):
-        out = show(job_id, task)
-        running = job_id is not None and studio.job(int(job_id))["status"] == "running"
+        *out, running = view(job_id, task)
         return (*out, gr.Timer(active=running))
 
     def refresh(task, job_id):
