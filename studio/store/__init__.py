@@ -9,10 +9,11 @@ from studio.store.base import StoreBase, iso, utcnow
 from studio.store.examples import SOURCES, STATUSES, ExamplesMixin
 from studio.store.jobs import JOB_STATUSES, JobsMixin
 from studio.store.migrations import MIGRATIONS
+from studio.store.noise import NoiseMixin
 from studio.store.reviews import ReviewsMixin
 
 
-class Store(ExamplesMixin, ReviewsMixin, JobsMixin, StoreBase):
+class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, StoreBase):
     """One project's store. Use as a context manager or call close()."""
 
 

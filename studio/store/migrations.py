@@ -136,4 +136,17 @@ def m003_generation(con) -> None:
     )
 
 
-MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation]
+def m004_noise_profiles(con) -> None:
+    # Fitted or edited corrupter profiles, by name; built-in ones live in code, not here.
+    con.execute(
+        """
+        CREATE TABLE noise_profiles (
+            name TEXT PRIMARY KEY,
+            profile TEXT NOT NULL,           -- JSON: every rate, the profile's own lexicon, fit info
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles]

@@ -1,0 +1,301 @@
+"""The corrupter: clean text in, messy text out, the same every time for the same text, profile and
+seed.
+
+One pass over the text's pieces applies the word operators (lexicon, apostrophes, g-dropping,
+vowel dropping, elongation, keyboard typos, OCR confusions, casing) and the punctuation
+operators; then the text-level ones run (truncation, entities, the final full stop). Entities
+(URLs, @mentions, #hashtags, emoji) are pieces of their own and pass through untouched.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from generators.noise.lexicon import Lexicon, load_lexicon
+from generators.noise.profile import NoiseProfile
+from generators.noise.text import (ENTITY_KINDS, KEY_NEIGHBOURS, casing_style, entity_kinds,
+                                   pieces, skeleton)
+
+EMOJI = ("😂", "😭", "🙏", "❤️", "😍", "🔥", "💀", "🥲", "😅", "🙃", "👀", "✨", "😤", "👍",
+         "🎉", "😩", "🥺", "💯", "😊", "🤦‍♀️", "🙄", "😴", "🤞", "😬")
+HASHTAGS = ("mood", "fail", "blessed", "MondayMotivation", "tbt", "life", "smh", "winning",
+            "help", "facts", "FridayFeeling", "relatable", "nofilter", "weekend")
+HANDLE_PARTS = ("jess", "mike", "the_real", "sam", "alex", "k8", "dan", "nina", "jo", "chris",
+                "official", "daily", "news", "fan", "tay", "bex", "marcus", "lee", "priya")
+OCR_SWAPS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("l", "1"), ("I", "l"), ("O", "0"),
+             ("o", "0"), ("e", "c"), ("h", "b"), ("S", "5"), ("B", "8"), ("fi", "f1"),
+             ("a", "o"), ("t", "f"))
+G_DROP_KEEP = frozenset({"during", "ceiling", "bring", "thing", "sing", "king", "ring", "wing",
+                         "spring", "string", "sting", "swing", "sling", "cling", "fling"})
+STRETCH = frozenset("aeiouyshw")
+# Words people put in CAPS for emphasis; others are capitalised at a third of the rate.
+EMPHASIS = frozenset("so very really never always no not again all every still literally "
+                     "actually too much more most best worst new love hate need want can't "
+                     "don't won't omg yes stop done finally gone real huge whole entire "
+                     "nothing everything everyone only one first last this".split())
+REPEATS = (2, 2, 2, 2, 2, 3, 3, 3, 4, 5)
+
+
+@dataclass
+class Corruption:
+    text: str
+    ops: dict[str, int] = field(default_factory=dict)
+    seed: int = 0
+
+
+def text_seed(text: str, seed: int) -> int:
+    """Each text's own random stream: independent of batch order, fixed by (text, seed)."""
+    return (seed & 0xFFFFFFFF) << 32 | zlib.crc32(text.encode("utf-8"))
+
+
+class Corrupter:
+    """Applies one profile. `baseline` is the share of clean texts that already carry each entity
+    kind, so that entity rates land on the profile's targets (see `calibrated`)."""
+
+    def __init__(self, profile: NoiseProfile, lexicon: Lexicon | None = None,
+                 baseline: dict[str, float] | None = None):
+        self.profile = p = profile
+        self.lexicon = lex = lexicon or load_lexicon(extra=profile.lexicon)
+        scale = {s: getattr(p, s) for s in ("abbrev", "slang", "phonetic", "misspell")}
+
+        def table(src):
+            out = {}
+            for key, entries in src.items():
+                chances = [(min(1.0, e.p * scale[e.section]), e) for e in entries]
+                chances = [c for c in chances if c[0] > 0]
+                if chances:
+                    out[key] = chances
+            return out
+        self.words = table(lex.words)
+        self.phrases = table(lex.phrases)
+        self.baseline = baseline or {}
+        self.add = {k: _top_up(getattr(p, k), self.baseline.get(k, 0.0)) for k in ENTITY_KINDS}
+        self.word_ops = any(getattr(p, k) > 0 for k in (
+            "apostrophe", "g_drop", "vowel_drop", "elongation", "typo", "ocr", "caps_words"))
+
+    @classmethod
+    def calibrated(cls, profile: NoiseProfile, clean_texts: list[str], **kw) -> "Corrupter":
+        """A corrupter whose entity rates account for the entities the clean texts already
+        have: with `emoji = 0.2` and a fifth of the clean texts carrying one, none are added."""
+        n = max(len(clean_texts), 1)
+        counts = Counter(k for t in clean_texts for k in entity_kinds(t))
+        return cls(profile, baseline={k: counts[k] / n for k in ENTITY_KINDS}, **kw)
+
+    def __call__(self, text: str, seed: int = 0) -> Corruption:
+        p = self.profile
+        rng = random.Random(text_seed(text, seed))
+        ops: Counter = Counter()
+        if rng.random() < p.unchanged or not text.strip():
+            return Corruption(text, {}, seed)
+        if self.phrases and self.lexicon.phrase_re is not None:
+            text = self.lexicon.phrase_re.sub(lambda m: self._phrase(m, rng, ops), text)
+        u = rng.random()
+        style = ("lower" if u < p.lower else "shout" if u < p.lower + p.shout
+                 else "sentence" if u < p.lower + p.shout + p.sentence else "keep")
+        if style != "keep" and casing_style(text) != style:
+            ops[style] += 1
+        out: list[str] = []
+        start = True
+        for kind, piece in pieces(text):
+            if kind == "word":
+                piece = self._word(piece, rng, ops)
+                if style == "lower":
+                    piece = piece.lower()
+                elif style == "shout":
+                    piece = piece.upper()
+                else:
+                    if style == "sentence" and (start or piece in ("i", "i'm", "im")):
+                        piece = piece[:1].upper() + piece[1:]
+                    if p.caps_words and len(piece) > 1 and rng.random() < p.caps_words * (
+                            2.0 if piece.lower() in EMPHASIS else 0.6):
+                        piece = piece.upper()
+                        ops["caps_words"] += 1
+                start = False
+            elif kind == "punct":
+                piece = self._punct(piece, rng, ops)
+                start = start or piece[:1] in ".!?"
+            elif kind == "space":
+                if out and out[-1][-1:] in ",." and rng.random() < p.spacing:
+                    piece = ""
+                    ops["spacing"] += 1
+            elif kind in ENTITY_KINDS:
+                start = False
+            out.append(piece)
+        text = "".join(out)
+        if p.truncate and len(text) >= 60 and rng.random() < p.truncate:
+            text = _truncate(text, rng)
+            ops["truncate"] += 1
+        elif p.end_punct and text.endswith(".") and not text.endswith("..") \
+                and rng.random() < p.end_punct:
+            text = text[:-1]
+            ops["end_punct"] += 1
+        have = entity_kinds(text)
+        for kind in ENTITY_KINDS:
+            if kind not in have and self.add[kind] and rng.random() < self.add[kind]:
+                text = ADDERS[kind](text, rng)
+                ops[kind] += 1
+        return Corruption(text, dict(ops), seed)
+
+    def _phrase(self, m, rng, ops) -> str:
+        for chance, e in self.phrases.get(m.group().lower().replace("’", "'"), ()):
+            if rng.random() < chance:
+                ops[e.section] += 1
+                return _case_like(e.pick(rng.random()), m.group())
+        return m.group()
+
+    def _word(self, w: str, rng: random.Random, ops: Counter) -> str:
+        p = self.profile
+        low = w.lower()
+        for chance, e in self.words.get(low.replace("’", "'"), ()):
+            if rng.random() < chance:
+                ops[e.section] += 1
+                return _case_like(e.pick(rng.random()), w)
+        if not self.word_ops:
+            return w
+        if ("'" in w or "’" in w) and rng.random() < p.apostrophe:
+            ops["apostrophe"] += 1
+            return w.replace("'", "").replace("’", "")
+        n = len(w)
+        if p.g_drop and n >= 5 and low.endswith("ing") and low not in G_DROP_KEEP \
+                and any(c in "aeiouy" for c in low[:-3]) and rng.random() < p.g_drop:
+            ops["g_drop"] += 1
+            return w[:-1]
+        if p.vowel_drop and n >= 6 and rng.random() < p.vowel_drop:
+            sk = skeleton(w)
+            if 3 <= len(sk) < n:
+                ops["vowel_drop"] += 1
+                return sk
+        if p.elongation and n <= 6 and rng.random() < p.elongation:
+            i = max((j for j, c in enumerate(low) if c in STRETCH), default=-1)
+            if i >= 0:
+                ops["elongation"] += 1
+                return w[:i + 1] + w[i] * rng.randint(2, 5) + w[i + 1:]
+        if p.spelling and n >= 4 and rng.random() < p.spelling:
+            slip = _spelling(w, rng)
+            if slip != w:
+                ops["spelling"] += 1
+                return slip
+        if p.typo and n >= 3 and rng.random() < p.typo:
+            ops["typo"] += 1
+            return _typo(w, rng)
+        if p.ocr and rng.random() < p.ocr:
+            for a, b in rng.sample(OCR_SWAPS, len(OCR_SWAPS)):
+                if a in w:
+                    ops["ocr"] += 1
+                    i = w.index(a)
+                    return w[:i] + b + w[i + len(a):]
+        return w
+
+    def _punct(self, mark: str, rng: random.Random, ops: Counter) -> str:
+        p = self.profile
+        if mark in "!?" and p.punct_repeat and rng.random() < p.punct_repeat:
+            ops["punct_repeat"] += 1
+            return mark * rng.choice(REPEATS)
+        if mark == "." and p.dots and rng.random() < p.dots:
+            ops["dots"] += 1
+            return ".."
+        if mark == "," and p.comma_drop and rng.random() < p.comma_drop:
+            ops["comma_drop"] += 1
+            return ""
+        return mark
+
+
+def _top_up(target: float, already: float) -> float:
+    """The chance of adding an entity to a text without one so that `target` of texts have one."""
+    if already >= 1:
+        return 0.0
+    return max(0.0, min(1.0, (target - already) / (1 - already)))
+
+
+def _case_like(form: str, like: str) -> str:
+    if len(like) > 1 and like.isupper():
+        return form.upper()
+    if like[:1].isupper() and form[:1].islower() and len(form) > 2:
+        return form[:1].upper() + form[1:]
+    return form
+
+
+def _typo(w: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(w)) if len(w) > 1 else 0
+    c = w[i]
+    near = KEY_NEIGHBOURS.get(c.lower(), "")
+    kind = rng.random()
+    if kind < 0.35 and near:  # substitution
+        r = rng.choice(near)
+        return w[:i] + (r.upper() if c.isupper() else r) + w[i + 1:]
+    if kind < 0.55 and near:  # insertion of a neighbouring key
+        return w[:i] + rng.choice(near) + w[i:]
+    if kind < 0.8 or i == len(w) - 1:  # deletion
+        return w[:i] + w[i + 1:]
+    return w[:i] + w[i + 1] + w[i] + w[i + 2:]  # transposition
+
+
+def _spelling(w: str, rng: random.Random) -> str:
+    """One of the slips people make when they don't know the spelling (not the keyboard's):
+    a doubled letter written once or a single one doubled, ie/ei swapped, a silent e lost."""
+    low = w.lower()
+    slips = []
+    for i in range(1, len(w) - 1):
+        if low[i] == low[i - 1] and low[i].isalpha():
+            slips.append(w[:i] + w[i + 1:])  # actually -> actualy
+        elif low[i] in "lstrcmnp" and low[i - 1] in "aeiou" and low[i + 1] in "aeiouy":
+            slips.append(w[:i + 1] + w[i] + w[i + 1:])  # until -> untill, across -> accross
+    for a, b in (("ie", "ei"), ("ei", "ie"), ("ely", "ly"), ("ance", "ence"), ("ence", "ance"),
+                 ("able", "ible"), ("ible", "able"), ("ci", "si")):
+        i = low.find(a, 1)
+        if i > 0:
+            slips.append(w[:i] + b + w[i + len(a):])
+    return rng.choice(slips) if slips else w
+
+
+def _truncate(text: str, rng: random.Random) -> str:
+    cut = int(len(text) * rng.uniform(0.5, 0.9))
+    space = text.rfind(" ", 0, cut)
+    return text[:space if space > 20 else cut].rstrip(" ,.;:") + rng.choice(("…", "...", "…"))
+
+
+def _append(text: str, extra: str) -> str:
+    return text.rstrip() + " " + extra
+
+
+def _emoji(text, rng):
+    e = rng.choice(EMOJI)
+    e = e * rng.choice((1, 1, 1, 2, 3))
+    return _append(text, e) if rng.random() < 0.85 else e + " " + text
+
+
+def _hashtag(text, rng):
+    long = [w for k, w in pieces(text) if k == "word" and len(w) >= 6 and w.isalpha()]
+    tag = rng.choice(long).lower() if long and rng.random() < 0.5 else rng.choice(HASHTAGS)
+    return _append(text, "#" + tag)
+
+
+def _mention(text, rng):
+    handle = "@" + rng.choice(HANDLE_PARTS) + rng.choice(("", "_", "")) + \
+        rng.choice(HANDLE_PARTS[:6] + ("",) * 4) + (str(rng.randint(1, 99)) if rng.random() < 0.4
+                                                     else "")
+    return handle + " " + text if rng.random() < 0.6 else _append(text, handle)
+
+
+def _url(text, rng):
+    slug = "".join(rng.choice("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+                   for _ in range(10))
+    return _append(text, "https://t.co/" + slug)
+
+
+ADDERS = {"emoji": _emoji, "hashtag": _hashtag, "mention": _mention, "url": _url}
+
+
+def corrupt(text: str, profile: NoiseProfile, seed: int = 0) -> Corruption:
+    """One text through one profile (entity rates without calibration)."""
+    return Corrupter(profile)(text, seed)
+
+
+def corrupt_many(texts: list[str], profile: NoiseProfile, seed: int = 0,
+                 variants: int = 1) -> list[list[Corruption]]:
+    """`variants` corruptions of each text, calibrated on the batch; variant k uses seed + k."""
+    c = Corrupter.calibrated(profile, texts)
+    return [[c(t, seed + k) for k in range(variants)] for t in texts]

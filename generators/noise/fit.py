@@ -1,0 +1,210 @@
+"""Fitting a noise profile to a sample of the user's real messy texts.
+
+With clean counterparts, every change is seen directly (`align`) and each rate is changes over
+chances in the clean text. Without them, the noise is found in the messy texts alone (`detect`),
+the clean text is estimated by undoing it, and the same ratios are taken. Either way `unchanged`
+is the share of texts with no change, and every other rate is measured on the changed texts only,
+which is how the corrupter applies them. Respellings seen in pairs that the lexicon lacks are
+learnt into the profile's own lexicon.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from generators.noise.detect import align, classify_token, detect
+from generators.noise.lexicon import Lexicon, load_lexicon
+from generators.noise.profile import NoiseProfile
+from generators.noise.text import ENTITY_KINDS, casing_style, entity_kinds, pieces
+from generators.noise.corrupt import G_DROP_KEEP
+
+MIN_TEXTS = 10
+LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
+ENDS = re.compile(r"[.!?…]\s*$")
+
+
+class FitError(ValueError):
+    pass
+
+
+def _chances(clean_texts: list[str], lex: Lexicon) -> Counter:
+    """How many chances each operator had in these clean texts (lexicon ones weighted by p)."""
+    c: Counter = Counter()
+    for text in clean_texts:
+        if lex.phrase_re is not None:
+            for m in lex.phrase_re.finditer(text):
+                for e in lex.lookup(m.group()):
+                    c[e.section] += e.p
+        for kind, w in pieces(text):
+            if kind == "punct":
+                c["comma_drop"] += w == ","
+                c["punct_repeat"] += w in "!?"
+                c["dots"] += w == "."
+                c["spacing"] += w in ",."
+                continue
+            if kind != "word":
+                continue
+            low = w.lower()
+            for e in lex.lookup(low):
+                c[e.section] += e.p
+            c["words"] += 1
+            c["apostrophe"] += "'" in w or "’" in w
+            c["g_drop"] += len(w) >= 5 and low.endswith("ing") and low not in G_DROP_KEEP
+            c["vowel_drop"] += len(w) >= 6
+            c["elongation"] += len(w) <= 6
+            c["typo"] += len(w) >= 3
+            c["spelling"] += len(w) >= 4
+            c["caps_words"] += len(w) > 1
+    return c
+
+
+PRIOR_CHANCES = 10  # how many chances the base profile's rate is worth against the data
+
+
+def _rate(seen: float, chances: float, default: float) -> float:
+    """The observed rate, pulled towards the base profile's when chances are few (a Beta
+    prior): 50 texts give few chances for the rarer operators."""
+    return (seen + PRIOR_CHANCES * default) / (max(chances, 0) + PRIOR_CHANCES)
+
+
+def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
+                name: str = "fitted", base: NoiseProfile | None = None) -> NoiseProfile:
+    """A profile whose rates reproduce the noise in `messy_texts` (about 50 texts is enough).
+
+    `clean_texts`, when given, are the same texts written cleanly, in the same order. Rates the
+    data cannot show (OCR confusions, dropped commas without pairs) keep `base`'s values."""
+    messy = [t for t in messy_texts if t and t.strip()]
+    if clean_texts is not None and len(clean_texts) != len(messy_texts):
+        raise FitError(f"{len(messy_texts)} messy texts but {len(clean_texts)} clean ones; "
+                       "they must pair up one to one")
+    if len(messy) < MIN_TEXTS:
+        raise FitError(f"fitting needs at least {MIN_TEXTS} messy texts, got {len(messy)}")
+    from generators.noise.profile import TWEET
+    base = base or TWEET
+    lex = load_lexicon()
+    seen: Counter = Counter()
+    learnt: dict[str, Counter] = {}
+    used: dict[str, Counter] = {}  # lexicon key -> the forms this writer used for it
+    noisy_messy, noisy_clean = [], []
+    if clean_texts is not None:
+        pairs = [(c, m) for c, m in zip(clean_texts, messy_texts) if m and m.strip()]
+        for c, m in pairs:
+            if c == m:
+                continue
+            noisy_messy.append(m)
+            noisy_clean.append(c)
+            for x, y, cat in align(c, m, lex):
+                if cat == "casing":
+                    seen["caps_words"] += y.isupper() and len(y) > 1 and not x.isupper()
+                    continue
+                seen[cat] += 1
+                if cat in LEXICAL and lex.lookup(x):
+                    used.setdefault(x.lower(), Counter())[y.lower()] += 1
+                elif cat in ("slang", "other") and x and y and " " not in y:
+                    learnt.setdefault(x.lower(), Counter())[y.lower()] += 1
+            seen["end_punct"] += bool(ENDS.search(c)) and c.rstrip()[-1:] == "." \
+                and not ENDS.search(m)
+            seen["comma_drop"] += max(0, c.count(",") - m.count(","))
+            seen["truncate"] += m.rstrip().endswith(("…", "...")) and not \
+                c.rstrip().endswith(("…", "..."))
+        n = len(pairs)
+    else:
+        for m in messy:
+            d = detect(m, lex)
+            if d.clean_looking:
+                continue
+            noisy_messy.append(m)
+            noisy_clean.append(d.normalized)
+            for cat, k in d.counts.items():
+                seen[cat] += k
+            seen["caps_words"] += d.caps_words
+            seen["end_punct"] += not ENDS.search(m)
+            seen["truncate"] += m.rstrip().endswith(("…", "..."))
+        n = len(messy)
+    k = max(len(noisy_messy), 1)
+    chances = _chances(noisy_clean, lex)
+    for m in noisy_messy:
+        seen["punct_repeat"] += len(re.findall(r"([!?])\1+", m))
+        seen["dots"] += len(re.findall(r"(?<!\.)\.\.(?!\.)", m))
+        seen["spacing"] += len(re.findall(r"(?<=\w)[,.](?=[A-Za-z])", m))
+    styles = Counter(casing_style(m) for m in noisy_messy)
+    has = Counter(kind for m in noisy_messy for kind in entity_kinds(m))
+    shout_words = sum(len([w for kind, w in pieces(m) if kind == "word"])
+                      for m in noisy_messy if casing_style(m) == "shout")
+    rates = dict(
+        unchanged=1 - len(noisy_messy) / n,
+        **{cat: min(10.0, _rate(seen[cat], chances[cat], getattr(base, cat))) for cat in LEXICAL},
+        **{op: min(1.0, _rate(seen[op], chances[op], getattr(base, op))) for op in (
+            "apostrophe", "g_drop", "vowel_drop", "elongation", "typo", "spelling", "punct_repeat",
+            "dots", "spacing")},
+        comma_drop=(min(1.0, _rate(seen["comma_drop"], chances["comma_drop"], base.comma_drop))
+                    if clean_texts is not None else base.comma_drop),
+        caps_words=min(1.0, _rate(seen["caps_words"], chances["caps_words"] - shout_words,
+                                  base.caps_words)),
+        lower=styles["lower"] / k, shout=styles["shout"] / k, sentence=styles["sentence"] / k,
+        end_punct=min(1.0, seen["end_punct"] / k), truncate=seen["truncate"] / k,
+        **{kind: has[kind] / k for kind in ENTITY_KINDS},
+        ocr=base.ocr,
+    )
+    extra = _learnt_entries(learnt, noisy_clean, lex)
+    for section, table in _personal_rates(used, noisy_clean, lex, rates).items():
+        extra.setdefault(section, {}).update(table)
+    fitted = {"texts": n, "changed": len(noisy_messy),
+              "with_clean": clean_texts is not None, "learnt_words": len(extra.get("slang", {}))}
+    return NoiseProfile(name=name, lexicon=extra, fitted=fitted,
+                        **{k: round(v, 4) for k, v in rates.items()})
+
+
+def _learnt_entries(learnt: dict[str, Counter], clean_texts: list[str], lex: Lexicon) -> dict:
+    """Respellings the lexicon lacks, as `slang` entries with their observed frequency."""
+    if not learnt:
+        return {}
+    occurrences = Counter(w.lower() for t in clean_texts for kind, w in pieces(t)
+                          if kind == "word")
+    table = {}
+    for word, forms in sorted(learnt.items()):
+        if lex.lookup(word) or " " in word or not word.isalpha():
+            continue
+        total = sum(forms.values())
+        table[word] = {"p": round(min(1.0, total / max(occurrences[word], total)), 4),
+                       "forms": {f: n / total for f, n in forms.items()}}
+    return {"slang": table} if table else {}
+
+
+PRIOR_WEIGHT = 5  # how many sightings the lexicon's own rate is worth against the writer's
+
+
+def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexicon,
+                    rates: dict) -> dict:
+    """This writer's own rate for each lexicon word seen at least three times in the pairs,
+    pulled towards the (scaled) lexicon rate when sightings are few."""
+    seen: Counter = Counter()
+    for t in clean_texts:
+        seen.update(w.lower() for kind, w in pieces(t) if kind == "word")
+        if lex.phrase_re is not None:
+            seen.update(m.group().lower() for m in lex.phrase_re.finditer(t))
+    out: dict[str, dict] = {}
+    for key, n in seen.items():
+        entries = lex.lookup(key)
+        if n < 3 or not entries:
+            continue
+        e = entries[0]
+        scale = rates[e.section] or 1.0
+        prior = min(1.0, e.p * scale)
+        forms = used.get(key, Counter())
+        k = sum(forms.values())
+        p = (k + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
+        weights = [b - a for a, b in zip((0.0,) + e.cum, e.cum)]
+        mix = Counter({f: w / e.cum[-1] for f, w in zip(e.forms, weights)})
+        mix.update({f: 2 * c for f, c in forms.items()})
+        total = sum(mix.values())
+        out.setdefault(e.section, {})[key] = {
+            "p": round(min(1.0, p / scale), 4),
+            "forms": {f: round(w / total, 4) for f, w in mix.items()}}
+    return out
+
+
+def classify_word(word: str) -> str | None:
+    """The noise category of one messy word, for highlighting; None when it looks clean."""
+    return classify_token(word, load_lexicon())[0]

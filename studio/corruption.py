@@ -1,0 +1,147 @@
+"""Corrupting stored rows: pick clean rows, run a noise profile over their inputs, store each messy
+input as a new pending row with the parent's clean output.
+
+A corrupted row records its parent (`parent_id`: the family), the operators applied, the seed,
+the variant number and the profile's name; a profile that is not built in is saved in the store
+first, so that name always leads back to its rates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError,
+                              load_profile)
+from studio.errors import NotFound, UsageError
+from studio.importing import content_hash
+
+MAX_TEXT = 20_000  # characters per text read from a file; longer ones are refused by line
+
+
+def resolve_profile(store, spec: str | NoiseProfile | None) -> NoiseProfile:
+    """A profile from a NoiseProfile, a built-in name, a name stored in the store, or a file."""
+    if isinstance(spec, NoiseProfile):
+        return spec
+    spec = spec or "tweet"
+    if spec not in BUILTIN_PROFILES:
+        stored = store.get_noise_profile(spec)
+        if stored is not None:
+            return NoiseProfile.from_dict(stored, f"stored profile {spec!r}")
+    try:
+        return load_profile(spec)
+    except ProfileError as exc:
+        names = [p["name"] for p in store.list_noise_profiles()]
+        hint = f" (stored: {', '.join(names)})" if names else ""
+        raise UsageError(f"{exc}{hint}") from None
+
+
+def profile_ref(store, profile: NoiseProfile) -> str:
+    """The name rows record for this profile; saves it in the store unless it is built in."""
+    if BUILTIN_PROFILES.get(profile.name) == profile:
+        return profile.name
+    stored = store.get_noise_profile(profile.name)
+    name = profile.name
+    if stored is not None and stored != profile.to_dict() or name in BUILTIN_PROFILES:
+        digest = hashlib.sha256(json.dumps(profile.to_dict(), sort_keys=True).encode())
+        name = f"{profile.name}@{digest.hexdigest()[:8]}"
+    store.save_noise_profile(name, {**profile.to_dict(), "name": name})
+    return name
+
+
+def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
+    """Texts (and clean counterparts when every line has one) from JSONL with a `text` or `input`
+    field (and `clean` or `output`), or from plain text with one example per line."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
+    if not lines:
+        raise UsageError(f"{path}: no texts in the file")
+    texts, clean = [], []
+    jsonl = path.suffix == ".jsonl" or lines[0][1].lstrip().startswith("{")
+    for n, line in lines:
+        if len(line) > MAX_TEXT:
+            raise UsageError(f"{path}:{n}: line of {len(line):,} characters; "
+                             f"the limit is {MAX_TEXT:,}")
+        if not jsonl:
+            texts.append(line.strip())
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+        text = obj.get("text", obj.get("input")) if isinstance(obj, dict) else None
+        if not isinstance(text, str):
+            raise UsageError(f"{path}:{n}: needs a string field 'text' or 'input'")
+        texts.append(text)
+        c = obj.get("clean", obj.get("output"))
+        clean.append(c if isinstance(c, str) else None)
+    if not jsonl or any(c is None for c in clean):
+        return texts, None
+    return texts, clean
+
+
+def preview(store, task: str, profile: NoiseProfile, *, status=None, ids=None, seed: int = 0,
+            limit: int = 20) -> list[dict]:
+    """What `corrupt` would make of the first rows: parent, clean and messy text, operators."""
+    rows = store.clean_rows(task, status=status, ids=ids)
+    if not rows:
+        return []
+    corrupter = Corrupter.calibrated(profile, [r["input"] for r in rows])
+    out = []
+    for r in rows[:limit]:
+        c = corrupter(r["input"], seed)
+        out.append({"parent_id": r["id"], "clean": r["input"], "messy": c.text, "ops": c.ops,
+                    "output": r["output"]})
+    return out
+
+
+def corrupt_rows(store, task: str, profile: NoiseProfile, *, status=None, ids=None,
+                 variants: int = 1, seed: int = 0, limit: int | None = None,
+                 dry_run: bool = False, on_progress=None) -> dict:
+    """Corrupt the inputs of the selected rows `variants` times each (variant k uses seed + k)
+    and store the new rows. A variant that came out unchanged, repeats another, or is already
+    stored is counted and skipped."""
+    if variants < 1 or variants > 100:
+        raise UsageError(f"variants must be between 1 and 100, got {variants}")
+    rows = store.clean_rows(task, status=status, ids=ids, limit=limit)
+    if not rows:
+        raise NotFound(f"no complete rows to corrupt in task {task!r}"
+                       + (f" with status {status!r}" if status else "")
+                       + ": corruption needs rows with an output")
+    corrupter = Corrupter.calibrated(profile, [r["input"] for r in rows])
+    seen = store.corrupted_children([r["id"] for r in rows])
+    name = profile.name if dry_run else profile_ref(store, profile)
+    new, unchanged, repeated = [], 0, 0
+    for i, r in enumerate(rows):
+        mine = seen.setdefault(r["id"], set())
+        for k in range(variants):
+            c = corrupter(r["input"], seed + k)
+            if c.text == r["input"]:
+                unchanged += 1
+                continue
+            if c.text in mine:
+                repeated += 1
+                continue
+            mine.add(c.text)
+            new.append({"task": task, "input": c.text, "output": r["output"],
+                        "source": "corrupted", "parent_id": r["id"], "status": "pending",
+                        "content_hash": content_hash(task, c.text, r["output"]),
+                        "meta": {"profile": name, "seed": seed + k, "variant": k, "ops": c.ops}})
+        if on_progress:
+            on_progress(i + 1, len(rows))
+    stored = store.existing_hashes([r["content_hash"] for r in new])
+    fresh = [r for r in new if r["content_hash"] not in stored]
+    repeated += len(new) - len(fresh)
+    ids_out = [] if dry_run else store.insert_examples(fresh)
+    return {"task": task, "profile": name, "parents": len(rows), "variants": variants,
+            "seed": seed, "dry_run": dry_run, "created": len(fresh), "unchanged": unchanged,
+            "repeated": repeated, "ids": ids_out,
+            "examples": [{"parent_id": r["parent_id"], "input": r["input"],
+                          "ops": r["meta"]["ops"]} for r in fresh[:5]]}
