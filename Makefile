@@ -28,9 +28,12 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/import_speed.py
 	$(BIN)/python benchmarks/data_paging.py
 	$(BIN)/python benchmarks/generate_speed.py
+	$(BIN)/python benchmarks/corrupt_speed.py
+	$(BIN)/python benchmarks/corrupt_realism.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

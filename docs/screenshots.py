@@ -38,8 +38,16 @@ def main():
             page.locator("#btn-generate").click()
             expect(page.locator("#gen-status")).to_contain_text("completed", timeout=60_000)
             page.screenshot(path=str(ROOT / "docs" / "generate-tab.png"), full_page=True)
+            page.get_by_role("tab", name="Corrupt").click()
+            page.get_by_text("Fit a profile on real messy texts").click()
+            page.locator("#btn-fit").click()  # on the sample's input-only messy tweets
+            expect(page.locator("#cor-fit-note")).to_contain_text("Fitted", timeout=30_000)
+            page.locator("#btn-cor-preview").click()
+            expect(page.locator("#cor-verdict")).to_contain_text("AUC", timeout=60_000)
+            expect(page.locator("#cor-cer-plot svg")).to_be_visible()
+            page.screenshot(path=str(ROOT / "docs" / "corrupt-tab.png"), full_page=True)
             browser.close()
-    print("wrote docs/data-tab.png, docs/review-tab.png and docs/generate-tab.png")
+    print("wrote docs/data-tab.png, review-tab.png, generate-tab.png and corrupt-tab.png")
 
 
 if __name__ == "__main__":

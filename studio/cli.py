@@ -11,6 +11,7 @@ import json
 import os
 import sys
 
+from studio import cli_noise
 from studio.errors import BadInput
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process.
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--failures", type=int, metavar="JOB", help="show why a job's items failed")
     sp = cmd("cancel", "stop a running job (it can be resumed)")
     sp.add_argument("job", type=int)
+
+    cli_noise.add_parsers(cmd)
 
     sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
              task=True)
@@ -356,7 +359,7 @@ def _ui(s, a):
 COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "show": _show,
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
             "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
-            "cancel": _cancel, "ui": _ui}
+            "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS}
 
 
 def _short(text: str, n: int) -> str:
@@ -391,8 +394,11 @@ def main(argv: list[str] | None = None) -> int:
             args.auth = load_auth(auth_file=args.auth_file)
             args.host_shown = args.host or os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
             check_host(args.host_shown, args.auth)
-        with Studio.open(settings=settings) as studio:
-            data, text = COMMANDS[args.command](studio, args)
+        if args.command in cli_noise.NO_STORE:
+            data, text = COMMANDS[args.command](None, args)
+        else:
+            with Studio.open(settings=settings) as studio:
+                data, text = COMMANDS[args.command](studio, args)
     except StoreLocked as e:
         held = _held_store(args, e) if args.command in ("jobs", "cancel") else None
         if held is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError,
                               load_profile)
-from studio.errors import NotFound, UsageError
+from studio.errors import BadInput, NotFound
 from studio.importing import content_hash
 
 MAX_TEXT = 20_000  # characters per text read from a file; longer ones are refused by line
@@ -34,7 +34,7 @@ def resolve_profile(store, spec: str | NoiseProfile | None) -> NoiseProfile:
     except ProfileError as exc:
         names = [p["name"] for p in store.list_noise_profiles()]
         hint = f" (stored: {', '.join(names)})" if names else ""
-        raise UsageError(f"{exc}{hint}") from None
+        raise BadInput(f"{exc}{hint}") from None
 
 
 def profile_ref(store, profile: NoiseProfile) -> str:
@@ -57,17 +57,17 @@ def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise BadInput(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
     lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
     if not lines:
-        raise UsageError(f"{path}: no texts in the file")
+        raise BadInput(f"{path}: no texts in the file")
     texts, clean = [], []
     jsonl = path.suffix == ".jsonl" or lines[0][1].lstrip().startswith("{")
     for n, line in lines:
         if len(line) > MAX_TEXT:
-            raise UsageError(f"{path}:{n}: line of {len(line):,} characters; "
+            raise BadInput(f"{path}:{n}: line of {len(line):,} characters; "
                              f"the limit is {MAX_TEXT:,}")
         if not jsonl:
             texts.append(line.strip())
@@ -75,10 +75,10 @@ def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise UsageError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            raise BadInput(f"{path}:{n}: not valid JSON ({exc.msg})") from None
         text = obj.get("text", obj.get("input")) if isinstance(obj, dict) else None
         if not isinstance(text, str):
-            raise UsageError(f"{path}:{n}: needs a string field 'text' or 'input'")
+            raise BadInput(f"{path}:{n}: needs a string field 'text' or 'input'")
         texts.append(text)
         c = obj.get("clean", obj.get("output"))
         clean.append(c if isinstance(c, str) else None)
@@ -109,7 +109,7 @@ def corrupt_rows(store, task: str, profile: NoiseProfile, *, status=None, ids=No
     and store the new rows. A variant that came out unchanged, repeats another, or is already
     stored is counted and skipped."""
     if variants < 1 or variants > 100:
-        raise UsageError(f"variants must be between 1 and 100, got {variants}")
+        raise BadInput(f"variants must be between 1 and 100, got {variants}")
     rows = store.clean_rows(task, status=status, ids=ids, limit=limit)
     if not rows:
         raise NotFound(f"no complete rows to corrupt in task {task!r}"

@@ -407,3 +407,66 @@ class Studio:
                 self.store.update_job(j["id"], {"status": "interrupted",
                                                 "error": f"process {j['pid']} stopped while the "
                                                 f"job ran; resume it to go on"})
+
+    # -- corruption ------------------------------------------------------------------------
+
+    def noise_profile(self, spec=None):
+        """A NoiseProfile from a built-in name, a stored name, a TOML/JSON file, or itself."""
+        from studio.corruption import resolve_profile
+
+        return resolve_profile(self.store, spec)
+
+    def noise_profiles(self) -> list[dict]:
+        """Built-in profiles, then the stored (fitted or edited) ones."""
+        from generators.noise import BUILTIN_PROFILES
+
+        return ([{"name": n, "builtin": True, "profile": p.to_dict()}
+                 for n, p in BUILTIN_PROFILES.items()]
+                + [{**r, "builtin": False} for r in self.store.list_noise_profiles()])
+
+    def save_noise_profile(self, profile) -> str:
+        from generators.noise import BUILTIN_PROFILES
+
+        if profile.name in BUILTIN_PROFILES:
+            raise BadInput(f"{profile.name!r} is a built-in profile; save yours under another name")
+        self.store.save_noise_profile(profile.name, profile.to_dict())
+        return profile.name
+
+    def messy_sample(self, *, task: str | None = None, status: str | None = None,
+                     input_only: bool = True, limit: int = 500) -> list[str]:
+        """The task's real (imported) inputs, to fit a profile on or compare against."""
+        return self.store.messy_texts(self.task(task).name, status, input_only, limit)
+
+    def fit_noise(self, messy: list[str], clean: list[str] | None = None, *,
+                  name: str = "fitted", save: bool = True):
+        """Fit a profile to real messy texts (and their clean versions, if known); saves it in
+        the store under `name` unless `save` is False."""
+        from generators.noise import FitError, fit_profile
+
+        try:
+            profile = fit_profile(messy, clean, name=name)
+        except FitError as e:
+            raise BadInput(str(e)) from None
+        if save:
+            self.save_noise_profile(profile)
+        return profile
+
+    def corrupt_preview(self, *, task: str | None = None, profile=None, status: str | None = None,
+                        seed: int = 0, limit: int = 20) -> list[dict]:
+        from studio.corruption import preview
+
+        return preview(self.store, self.task(task).name, self.noise_profile(profile),
+                       status=status, seed=seed, limit=limit)
+
+    def corrupt(self, *, task: str | None = None, profile=None, status: str | None = None,
+                ids: list[int] | None = None, variants: int = 1, seed: int = 0,
+                limit: int | None = None, dry_run: bool = False, on_progress=None) -> dict:
+        """Corrupt the inputs of a task's complete rows into new pending rows (source
+        `corrupted`, parent = the clean row, output = its output)."""
+        from studio.corruption import corrupt_rows
+
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        return corrupt_rows(self.store, self.task(task).name, self.noise_profile(profile),
+                            status=status, ids=ids, variants=variants, seed=seed, limit=limit,
+                            dry_run=dry_run, on_progress=on_progress)

@@ -47,8 +47,8 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
     """(category, likely standard word) for one messy word; (None, None) when it looks clean."""
     low = token.lower().replace("’", "'")
     if ELONGATED_RE.search(low):
-        for keep in (2, 1):
-            s = squeeze(low, keep)
+        two = squeeze(low, 2)  # goood -> good, but soooo -> so, not soo
+        for s in ((two,) if two[-1] != two[-2:-1] else ()) + (squeeze(low, 1), two):
             if s in vocabulary() or s in lex.reverse:
                 return "elongation", s
         return "elongation", squeeze(low, 1)
@@ -105,7 +105,7 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
             if d.style != "shout" and is_caps_word(piece):
                 d.caps_words += 1
             cat, std = classify_token(piece, lex)
-            if cat:
+            if cat and cat != "other":  # an unknown word is as often a name as a respelling
                 d.counts[cat] = d.counts.get(cat, 0) + 1
                 if std:
                     piece = std
@@ -169,10 +169,29 @@ def align(clean: str, messy: str, lex: Lexicon | None = None) -> list[tuple[str,
             for x, y in zip(a[i1:i2], b[j1:j2]):
                 out.append((x, y, classify_change(x, y, lex) or "casing"))
         elif op == "replace":
-            x, y = " ".join(a[i1:i2]), " ".join(b[j1:j2])
-            out.append((x, y, classify_change(x, y, lex) or "other"))
+            out += _align_span(a[i1:i2], b[j1:j2], lex)
         else:
             out.append((" ".join(a[i1:i2]), " ".join(b[j1:j2]), "other"))
+    return out
+
+
+def _align_span(a: list[str], b: list[str], lex: Lexicon) -> list[tuple[str, str, str]]:
+    """Pair up a replaced stretch whose lengths differ: a phrase the lexicon knows as one
+    messy word ("going to" -> gonna) first, else word by word; what is left over is other."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        for n in (4, 3, 2):
+            phrase = " ".join(a[i:i + n])
+            if i + n <= len(a) and any(b[j].lower() in (f.lower() for f in e.forms)
+                                       for e in lex.lookup(phrase)):
+                out.append((phrase, b[j], lex.lookup(phrase)[0].section))
+                i, j = i + n, j + 1
+                break
+        else:
+            out.append((a[i], b[j], classify_change(a[i], b[j], lex) or "casing"))
+            i, j = i + 1, j + 1
+    if i < len(a) or j < len(b):
+        out.append((" ".join(a[i:]), " ".join(b[j:]), "other"))
     return out
 
 

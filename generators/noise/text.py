@@ -113,33 +113,38 @@ def vocabulary() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _deletions() -> dict[str, str]:
-    """Each vocabulary word with one letter removed, mapped to a word it came from."""
-    index: dict[str, str] = {}
-    for w in vocabulary():
+def _deletions() -> dict[str, tuple[str, ...]]:
+    """Each vocabulary word with one letter removed, mapped to the words it came from."""
+    index: dict[str, list[str]] = {}
+    for w in sorted(vocabulary()):
         if len(w) >= 3:
             for i in range(len(w)):
-                index.setdefault(w[:i] + w[i + 1:], w)
-    return index
+                index.setdefault(w[:i] + w[i + 1:], []).append(w)
+    return {k: tuple(dict.fromkeys(v)) for k, v in index.items()}
 
 
 def near_word(token: str) -> str | None:
     """A vocabulary word one keystroke from `token` (substitution, insertion, deletion or
-    transposition), or None."""
+    transposition), or None; the first in alphabetical order when several are."""
     vocab, dels = vocabulary(), _deletions()
     t = token.lower()
     if len(t) < 3:
         return None
     if t in dels:  # a letter was left out of the word
-        return dels[t]
+        return dels[t][0]
+    swapped, replaced = [], []
     for i in range(len(t)):
         d = t[:i] + t[i + 1:]
         if d in vocab:  # a letter was added
             return d
-        if d in dels and len(dels[d]) == len(t):  # a letter was replaced or two were swapped
-            w = dels[d]
+        for w in dels.get(d, ()):  # a letter was replaced, or two were swapped
+            if len(w) != len(t):
+                continue
             diff = [j for j in range(len(t)) if w[j] != t[j]]
-            if len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and w[diff[0]] == t[diff[1]] and w[diff[1]] == t[diff[0]]):
-                return w
-    return None
+            if len(diff) == 1:
+                replaced.append(w)
+            elif len(diff) == 2 and diff[1] == diff[0] + 1 and w[diff[0]] == t[diff[1]] \
+                    and w[diff[1]] == t[diff[0]]:
+                swapped.append(w)
+    best = sorted(swapped) or sorted(replaced)  # a swap explains a word better
+    return best[0] if best else None

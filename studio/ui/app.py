@@ -13,6 +13,7 @@ def build_app(settings, studio):
     """The whole app over one open Studio. Launch it with studio.ui.serve."""
     import gradio as gr
 
+    from studio.ui.corrupt_tab import build_corrupt_tab
     from studio.ui.data_tab import build_data_tab
     from studio.ui.generate_tab import build_generate_tab
     from studio.ui.review_tab import build_review_tab
@@ -30,6 +31,8 @@ def build_app(settings, studio):
                 data = build_data_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Generate", id="generate") as generate_tab:
                 generate = build_generate_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Corrupt", id="corrupt") as corrupt_tab:
+                corrupt = build_corrupt_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Review", id="review") as review_tab:
                 review = build_review_tab(gr, settings, studio, task_box, header)
 
@@ -44,6 +47,9 @@ def build_app(settings, studio):
         gen_fn, gen_in, gen_out = generate["refresh"]
         generate_tab.select(gen_fn, gen_in, gen_out, api_name=False)
         task_box.change(gen_fn, gen_in, gen_out, api_name=False)
+        cor_fn, cor_in, cor_out = corrupt["refresh"]
+        corrupt_tab.select(cor_fn, cor_in, cor_out, api_name=False)
+        demo.load(cor_fn, cor_in, cor_out, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

@@ -1,0 +1,174 @@
+"""The corrupter's operators, profiles, fitting and realism report (no store involved)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError, align,
+                              corrupt, detect, fit_profile, load_profile, realism_report)
+from generators.noise.text import ENTITY_RES, pieces
+
+PAIRS = [json.loads(line) for line in
+         (Path(__file__).parent.parent / "sample_data" / "tweet_pairs.jsonl").open()]
+CLEAN = [p["clean"] for p in PAIRS]
+ENTITY_TEXT = ("Thanks @metro_alerts for the update about tomorrow, see https://example.com/a?b=1 "
+               "#RushHour 😭 and please don't be late because I'm going to the meeting.")
+ZERO = NoiseProfile(name="zero")
+
+
+def only(**rates) -> NoiseProfile:
+    return NoiseProfile(name="one-op", **rates)
+
+
+def entities(text):
+    return sorted(m.group() for rx in ENTITY_RES.values() for m in rx.finditer(text))
+
+
+def run(profile, texts=CLEAN, seed=0):
+    c = Corrupter(profile)
+    return [c(t, seed) for t in texts]
+
+
+def test_pieces_join_back_and_keep_entities_whole():
+    for t in CLEAN + [ENTITY_TEXT]:
+        assert "".join(p for _, p in pieces(t)) == t
+    kinds = dict((p, k) for k, p in pieces(ENTITY_TEXT))
+    assert kinds["@metro_alerts"] == "mention" and kinds["#RushHour"] == "hashtag"
+    assert kinds["https://example.com/a?b=1"] == "url" and kinds["😭"] == "emoji"
+
+
+@pytest.mark.parametrize("op, rate, check", [
+    ("abbrev", 10, lambda a, b: re.search(r"\b(pls|plz|bc|cuz|coz|cos|tmrw|tmr|thx|u|ur)\b", b)),
+    ("slang", 10, lambda a, b: re.search(r"gonna|gunna|I.?ma\b|imma|tho\b", b, re.I)),
+    ("apostrophe", 1, lambda a, b: "dont" in b.replace("’", "") and "Im" in b),
+    ("g_drop", 1, lambda a, b: "goin " in b and "meetin" in b),
+    ("typo", 1, lambda a, b: len(b.split()) == len(a.split()) and b != a),
+    ("lower", 1, lambda a, b: b == b.lower() or "@metro_alerts" in b),
+    ("shout", 1, lambda a, b: "THANKS" in b and "MEETING" in b),
+    ("elongation", 1, lambda a, b: re.search(r"([a-z])\1\1", b)),
+    ("vowel_drop", 1, lambda a, b: "tmrrw" in b.lower() or "mtng" in b.lower()),
+])
+def test_each_operator_changes_words_but_never_entities(op, rate, check):
+    changed = 0
+    for seed in range(20):
+        out = corrupt(ENTITY_TEXT, only(**{op: rate}), seed)
+        assert entities(out.text) == entities(ENTITY_TEXT), out.text
+        if out.text != ENTITY_TEXT:
+            changed += 1
+            assert set(out.ops) <= {op}, out.ops
+            assert check(ENTITY_TEXT, out.text), out.text
+    assert changed >= 15
+
+
+def test_entity_operators_add_entities_only_where_missing():
+    bare = "Running late again, the bus never came this morning."
+    for kind, rx in ENTITY_RES.items():
+        outs = [corrupt(bare, only(**{kind: 1.0}), s).text for s in range(10)]
+        assert all(rx.search(o) for o in outs), (kind, outs)
+        assert all(o.replace(rx.search(o).group(), "").strip() in bare.rstrip() or
+                   bare.rstrip(".") in o for o in outs)
+    c = Corrupter.calibrated(only(emoji=0.2), ["a 😭 text"] * 10)  # 100% have one already
+    assert c.add["emoji"] == 0
+
+
+def test_punctuation_truncation_and_zero_profile():
+    t = "Wait, what? That is great! See you there, ok."
+    outs = [corrupt(t, only(punct_repeat=1, comma_drop=1), s).text for s in range(5)]
+    assert all("," not in o and ("??" in o or "!!" in o) for o in outs)
+    long = "This is a fairly long sentence that will be cut somewhere in the middle of it."
+    cut = corrupt(long, only(truncate=1), 1).text
+    assert cut.endswith(("…", "...")) and len(cut) < len(long)
+    assert all(c.text == t and not c.ops for c in [corrupt(t, ZERO, s) for s in range(5)])
+    assert corrupt(t, only(unchanged=1, typo=1, lower=1), 3).text == t
+
+
+def test_same_text_profile_and_seed_give_the_same_output_in_any_order():
+    p = BUILTIN_PROFILES["tweet"]
+    a = run(p, CLEAN[:50], seed=7)
+    b = list(reversed(run(p, list(reversed(CLEAN[:50])), seed=7)))
+    assert [x.text for x in a] == [x.text for x in b]
+    assert [x.ops for x in a] == [x.ops for x in b]
+    assert [x.text for x in run(p, CLEAN[:50], seed=8)] != [x.text for x in a]
+
+
+def test_rates_are_honoured_within_tolerance():
+    texts = CLEAN * 3
+    for name, check in (("unchanged", lambda outs: sum(not o.ops for o in outs) / len(outs)),
+                        ("lower", lambda outs: sum("lower" in o.ops or o.text == o.text.lower()
+                                                   for o in outs) / len(outs))):
+        for rate in (0.2, 0.6):
+            extra = {"typo": 1.0} if name == "unchanged" else {}  # so every other text changes
+            outs = [Corrupter(only(**{name: rate}, **extra))(t, i) for i, t in enumerate(texts)]
+            assert check(outs) == pytest.approx(rate, abs=0.07), (name, rate)
+    words = sum(1 for t in texts for k, w in pieces(t) if k == "word" and len(w) >= 3)
+    typos = sum(o.ops.get("typo", 0) for o in [Corrupter(only(typo=0.05))(t, i)
+                                                for i, t in enumerate(texts)])
+    assert typos / words == pytest.approx(0.05, rel=0.2)
+
+
+def test_a_fitted_profile_recovers_the_rates_that_made_the_text():
+    truth = NoiseProfile(name="truth", unchanged=0.3, abbrev=2.0, apostrophe=0.5, g_drop=0.4,
+                         typo=0.03, lower=0.5, shout=0.05, sentence=0.3, emoji=0.4,
+                         mention=0.2, punct_repeat=0.3)
+    clean = CLEAN * 3
+    c = Corrupter.calibrated(truth, clean)  # a fifth of the clean texts have an emoji already
+    messy = [c(t, i).text for i, t in enumerate(clean)]
+    with_pairs = fit_profile(messy, clean, name="fit")
+    alone = fit_profile(messy, name="fit-alone")
+    for k in ("unchanged", "lower", "emoji", "mention", "apostrophe"):
+        assert getattr(with_pairs, k) == pytest.approx(getattr(truth, k), abs=0.08), k
+    for k in ("lower", "emoji", "mention"):  # without pairs, acronyms and names blur it a bit
+        assert getattr(alone, k) == pytest.approx(getattr(truth, k), abs=0.15), k
+    assert with_pairs.abbrev == pytest.approx(2.0, rel=0.35)
+    assert with_pairs.g_drop == pytest.approx(0.4, abs=0.15)
+    assert with_pairs.typo == pytest.approx(0.03, abs=0.02)
+    assert alone.unchanged == pytest.approx(0.3, abs=0.15)
+
+
+def test_fit_refuses_too_few_or_unpaired_texts():
+    from generators.noise import FitError
+
+    with pytest.raises(FitError, match="at least 10"):
+        fit_profile(["omg u r late"] * 3)
+    with pytest.raises(FitError, match="pair up"):
+        fit_profile(["a"] * 12, ["b"] * 11)
+
+
+def test_profiles_round_trip_through_toml_and_refuse_bad_values(tmp_path):
+    p = fit_profile([x["text"] for x in PAIRS[:60]], CLEAN[:60], name="mine")
+    f = tmp_path / "mine.toml"
+    f.write_text(p.to_toml())
+    assert load_profile(f) == p
+    assert load_profile("sms").name == "sms"
+    f.write_text("typo = 3\n")
+    with pytest.raises(ProfileError, match="typo must be between 0 and 1"):
+        load_profile(f)
+    f.write_text("tpyo = 0.1\n")
+    with pytest.raises(ProfileError, match="unknown key"):
+        load_profile(f)
+    with pytest.raises(ProfileError, match="neither a built-in"):
+        load_profile(tmp_path / "missing.toml")
+
+
+def test_detect_and_align_name_the_changes():
+    d = detect("idk why ur late, im goin b4 the stoer tmrw soooo")
+    for cat in ("abbrev", "apostrophe", "g_drop", "phonetic", "elongation"):
+        assert d.counts.get(cat), (cat, d.counts)
+    assert "going before" in d.normalized and "i'm" in d.normalized and "the store tomorrow so" in d.normalized
+    changes = align("I'm going to the store tomorrow, I think.", "im gonna teh store tmrw i thnik")
+    assert [c for _, _, c in changes] == ["apostrophe", "slang", "typo", "abbrev", "casing",
+                                          "typo"]
+
+
+def test_realism_report_tells_heavy_noise_and_not_identical_sets():
+    same = realism_report(CLEAN[:120], CLEAN[:120])
+    assert abs(same["auc"]["cased"] - 0.5) < 0.08
+    heavy = NoiseProfile(name="heavy", abbrev=5, slang=5, typo=0.3, elongation=0.2,
+                         shout=0.5, lower=0.5, emoji=1, punct_repeat=1)
+    messy = [corrupt(t, heavy, i).text for i, t in enumerate(CLEAN[:120])]
+    far = realism_report(CLEAN[:120], messy, CLEAN[:120], CLEAN[:120])
+    assert far["auc"]["cased"] > 0.95 and far["auc"]["lowercased"] > 0.95
+    assert far["synthetic"]["cer_mean"] > far["real"]["cer_mean"] == 0
+    assert far["synthetic"]["unchanged"] == 0 and far["real"]["unchanged"] == 1

@@ -1,0 +1,49 @@
+"""The Corrupt tab in a real browser: fit, preview with highlights, realism report, store."""
+
+import json
+
+import pytest
+
+from ui_helpers import running_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
+    from playwright.sync_api import expect
+
+    studio.import_samples()
+    with running_app(studio) as url:
+        page.goto(url)
+        page.get_by_role("tab", name="Corrupt").click()
+        page.get_by_text("Fit a profile on real messy texts").click()
+        page.locator("#cor-fit-name textarea").fill("my-tweets")
+        page.locator("#btn-fit").click()  # on the sample's 38 input-only messy tweets
+        expect(page.locator("#cor-fit-note")).to_contain_text("Fitted my-tweets")
+        expect(page.locator("#cor-profile input")).to_have_value("my-tweets")
+        assert studio.store.get_noise_profile("my-tweets")["fitted"]["texts"] == 38
+
+        page.get_by_text("Rates", exact=True).click()
+        unchanged = page.locator("#rate-unchanged input[type=number]")
+        expect(unchanged).not_to_have_value("0")
+        unchanged.fill("0")  # every row changes
+        unchanged.press("Enter")
+        page.locator("#btn-cor-preview").click()
+        expect(page.locator("#cor-preview-table mark").first).to_be_visible()
+        expect(page.locator("#cor-verdict")).to_contain_text("Classifier AUC")
+        expect(page.locator("#cor-table")).to_contain_text("mean CER")
+
+        page.locator("#cor-variants input").fill("2")
+        page.locator("#btn-corrupt").click()
+        expect(page.locator("#cor-result")).to_contain_text("Stored")
+        rows = studio.list(task="tweet-summary", source="corrupted", limit=500)
+        expect(page.locator("#studio-header")).to_contain_text(f"{rows['total']} corrupted")
+    assert rows["total"] > 66  # 66 clean rows, two copies each, a few identical
+    r = rows["rows"][0]
+    parent = studio.get(r["parent_id"])
+    assert r["output"] == parent["output"] and r["input"] != parent["input"]
+    assert r["status"] == "pending" and r["meta"]["seed"] in (0, 1)
+    # the edited rates were saved under a name of their own, which the rows point to
+    stored = studio.store.get_noise_profile(r["meta"]["profile"])
+    assert r["meta"]["profile"].startswith("my-tweets@") and stored["unchanged"] == 0
+    json.dumps(r["meta"]["ops"])
