@@ -36,7 +36,12 @@ EMPHASIS = frozenset("so very really never always no not again all every still l
                      "actually too much more most best worst new love hate need want can't "
                      "don't won't omg yes stop done finally gone real huge whole entire "
                      "nothing everything everyone only one first last this".split())
-REPEATS = (2, 2, 2, 2, 2, 3, 3, 3, 4, 5)
+# How many times a repeated mark is written: "??" nearly always stays at two, "!" runs longer.
+# Emphasis comes in runs ("EIGHTY FOUR", "CANT BREATHE"): after a word in CAPS the next word of
+# the same clause stays in CAPS with this chance. The start rate is scaled down to match, so
+# `caps_words` stays the share of words in CAPS.
+CAPS_RUN = 0.5
+REPEATS = {"?": (2, 2, 2, 2, 2, 2, 2, 3, 3, 4), "!": (2, 2, 2, 3, 3, 3, 3, 4, 4, 5)}
 
 
 @dataclass
@@ -99,6 +104,8 @@ class Corrupter:
             ops[style] += 1
         out: list[str] = []
         start = True
+        shouting = False
+        caps_start = p.caps_words * (1 - CAPS_RUN)
         for kind, piece in pieces(text):
             if kind == "word":
                 piece = self._word(piece, rng, ops)
@@ -109,12 +116,17 @@ class Corrupter:
                 else:
                     if style == "sentence" and (start or piece in ("i", "i'm", "im")):
                         piece = piece[:1].upper() + piece[1:]
-                    if p.caps_words and len(piece) > 1 and rng.random() < p.caps_words * (
-                            2.0 if piece.lower() in EMPHASIS else 0.6):
+                    if p.caps_words and (len(piece) > 1 or shouting) and rng.random() < (
+                            CAPS_RUN if shouting else caps_start * (
+                                2.0 if piece.lower() in EMPHASIS else 0.6)):
                         piece = piece.upper()
                         ops["caps_words"] += 1
+                        shouting = True
+                    else:
+                        shouting = False
                 start = False
             elif kind == "punct":
+                shouting = shouting and piece in "'’-"
                 piece = self._punct(piece, rng, ops)
                 start = start or piece[:1] in ".!?"
             elif kind == "space":
@@ -132,6 +144,9 @@ class Corrupter:
                 and rng.random() < p.end_punct:
             text = text[:-1]
             ops["end_punct"] += 1
+        elif p.end_mark and text[-1:] in "?!" and rng.random() < p.end_mark:
+            text = text.rstrip("?!").rstrip()  # a repeated mark goes too: "??" or nothing
+            ops["end_mark"] += 1
         have = entity_kinds(text)
         for kind in ENTITY_KINDS:
             if kind not in have and self.add[kind] and rng.random() < self.add[kind]:
@@ -172,7 +187,7 @@ class Corrupter:
             i = max((j for j, c in enumerate(low) if c in STRETCH), default=-1)
             if i >= 0:
                 ops["elongation"] += 1
-                return w[:i + 1] + w[i] * rng.randint(2, 5) + w[i + 1:]
+                return w[:i + 1] + w[i] * rng.choice((2, 2, 2, 3, 3, 4)) + w[i + 1:]  # sooo, sooooo
         if p.spelling and n >= 4 and rng.random() < p.spelling:
             slip = _spelling(w, rng)
             if slip != w:
@@ -193,7 +208,7 @@ class Corrupter:
         p = self.profile
         if mark in "!?" and p.punct_repeat and rng.random() < p.punct_repeat:
             ops["punct_repeat"] += 1
-            return mark * rng.choice(REPEATS)
+            return mark * rng.choice(REPEATS[mark])
         if mark == "." and p.dots and rng.random() < p.dots:
             ops["dots"] += 1
             return ".."
@@ -219,18 +234,22 @@ def _case_like(form: str, like: str) -> str:
 
 
 def _typo(w: str, rng: random.Random) -> str:
+    """One slip of the fingers. Swapped neighbours (teh, jsut, adn) are the commonest in typed
+    tweets, then dropped letters, then a neighbouring key hit instead or as well."""
+    kind = rng.random()
+    if kind < 0.4 and len(w) > 2:  # transposition, the first letter included (hte)
+        i = rng.randrange(0, len(w) - 1)
+        if w[i].isalpha() and w[i + 1].isalpha() and w[i].lower() != w[i + 1].lower():
+            return w[:i] + w[i + 1] + w[i] + w[i + 2:]
     i = rng.randrange(1, len(w)) if len(w) > 1 else 0
     c = w[i]
     near = KEY_NEIGHBOURS.get(c.lower(), "")
-    kind = rng.random()
-    if kind < 0.35 and near:  # substitution
+    if kind < 0.65 and near:  # substitution
         r = rng.choice(near)
         return w[:i] + (r.upper() if c.isupper() else r) + w[i + 1:]
-    if kind < 0.55 and near:  # insertion of a neighbouring key
+    if kind < 0.8 and near:  # insertion of a neighbouring key
         return w[:i] + rng.choice(near) + w[i:]
-    if kind < 0.8 or i == len(w) - 1:  # deletion
-        return w[:i] + w[i + 1:]
-    return w[:i] + w[i + 1] + w[i] + w[i + 2:]  # transposition
+    return w[:i] + w[i + 1:]  # deletion
 
 
 def _spelling(w: str, rng: random.Random) -> str:

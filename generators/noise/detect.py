@@ -96,7 +96,19 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
     out = []
     ps = pieces(text)
     vocab = vocabulary()
+    skip = 0
     for i, (kind, piece) in enumerate(ps):
+        if skip:
+            skip -= 1
+            continue
+        form, span = _slash_form(ps, i)
+        if span and form.lower() in lex.reverse:
+            key, section = lex.reverse[form.lower()]
+            d.words += 1
+            d.counts[section] = d.counts.get(section, 0) + 1
+            out.append(key)
+            skip = span - 1
+            continue
         if kind == "word":
             d.words += 1
             low = piece.lower()
@@ -120,8 +132,28 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
     return d
 
 
+def _slash_form(ps: list[tuple[str, str]], i: int) -> tuple[str, int]:
+    """A slash abbreviation starting at piece i (w/, w/o, w/e) and how many pieces it spans;
+    ("", 0) when there is none."""
+    if ps[i][0] != "word" or len(ps[i][1]) != 1 or i + 1 >= len(ps) or ps[i + 1][1] != "/":
+        return "", 0
+    if i + 2 < len(ps) and ps[i + 2][0] == "word" and len(ps[i + 2][1]) == 1:
+        return ps[i][1] + "/" + ps[i + 2][1], 3
+    return ps[i][1] + "/", 2
+
+
 def _word_tokens(text: str) -> list[str]:
-    return [p for k, p in pieces(text) if k in ("word", "number")]
+    ps, out, i = pieces(text), [], 0
+    while i < len(ps):
+        form, span = _slash_form(ps, i)
+        if span:
+            out.append(form)
+            i += span
+            continue
+        if ps[i][0] in ("word", "number"):
+            out.append(ps[i][1])
+        i += 1
+    return out
 
 
 def classify_change(clean: str, messy: str, lex: Lexicon) -> str | None:

@@ -22,6 +22,9 @@ from generators.noise.corrupt import G_DROP_KEEP
 MIN_TEXTS = 10
 LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
 ENDS = re.compile(r"[.!?…]\s*$")
+# A text's final mark, allowing for emoji after it (entities are appended after the mark).
+TAIL = re.compile(r"([.!?…]+)[^\w#@/]*$")
+LAST_WORD = re.compile(r"[A-Za-z0-9'’]\W*$")
 
 
 class FitError(ValueError):
@@ -84,6 +87,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
     base = base or TWEET
     lex = load_lexicon()
     seen: Counter = Counter()
+    chances: Counter = Counter()
     learnt: dict[str, Counter] = {}
     used: dict[str, Counter] = {}  # lexicon key -> the forms this writer used for it
     noisy_messy, noisy_clean = [], []
@@ -94,17 +98,26 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
                 continue
             noisy_messy.append(m)
             noisy_clean.append(c)
+            shouting = casing_style(m) == "shout"  # its CAPS are the style, not emphasis
             for x, y, cat in align(c, m, lex):
                 if cat == "casing":
-                    seen["caps_words"] += y.isupper() and len(y) > 1 and not x.isupper()
+                    seen["caps_words"] += y.isupper() and len(y) > 1 and not x.isupper() \
+                        and not shouting
                     continue
                 seen[cat] += 1
+                if cat in LEXICAL and ("'" in x or "’" in x):
+                    chances["apostrophe"] -= 1  # the lexicon took it before apostrophes could
                 if cat in LEXICAL and lex.lookup(x):
                     used.setdefault(x.lower(), Counter())[y.lower()] += 1
                 elif cat in ("slang", "other") and x and y and " " not in y:
                     learnt.setdefault(x.lower(), Counter())[y.lower()] += 1
-            seen["end_punct"] += bool(ENDS.search(c)) and c.rstrip()[-1:] == "." \
-                and not ENDS.search(m)
+            end = TAIL.search(c)
+            if end and end.group(1) == ".":
+                chances["end_punct"] += 1
+                seen["end_punct"] += not TAIL.search(m)
+            elif end and end.group(1) in ("?", "!"):
+                chances["end_mark"] += 1
+                seen["end_mark"] += not re.search(r"[?!][^\w#@/]*$", m)
             seen["comma_drop"] += max(0, c.count(",") - m.count(","))
             seen["truncate"] += m.rstrip().endswith(("…", "...")) and not \
                 c.rstrip().endswith(("…", "..."))
@@ -112,23 +125,29 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
     else:
         for m in messy:
             d = detect(m, lex)
-            if d.clean_looking:
+            if d.clean_looking:  # (words detect can't place, names say, don't count)
                 continue
             noisy_messy.append(m)
             noisy_clean.append(d.normalized)
             for cat, k in d.counts.items():
                 seen[cat] += k
             seen["caps_words"] += d.caps_words
-            seen["end_punct"] += not ENDS.search(m)
+            # Which messy texts lost a final mark can't be told from those that never had one;
+            # texts ending in a word are the chances, those ending in "." the ones kept.
+            if LAST_WORD.search(m):
+                chances["end_punct"] += 1
+                seen["end_punct"] += 1
+            elif (t := TAIL.search(m)) and t.group(1) == ".":
+                chances["end_punct"] += 1
             seen["truncate"] += m.rstrip().endswith(("…", "..."))
         n = len(messy)
     k = max(len(noisy_messy), 1)
-    chances = _chances(noisy_clean, lex)
+    chances.update(_chances(noisy_clean, lex))
     for m in noisy_messy:
         seen["punct_repeat"] += len(re.findall(r"([!?])\1+", m))
         seen["dots"] += len(re.findall(r"(?<!\.)\.\.(?!\.)", m))
         seen["spacing"] += len(re.findall(r"(?<=\w)[,.](?=[A-Za-z])", m))
-    styles = Counter(casing_style(m) for m in noisy_messy)
+    styles = Counter(_style(m) for m in noisy_messy)
     has = Counter(kind for m in noisy_messy for kind in entity_kinds(m))
     shout_words = sum(len([w for kind, w in pieces(m) if kind == "word"])
                       for m in noisy_messy if casing_style(m) == "shout")
@@ -143,7 +162,10 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
         caps_words=min(1.0, _rate(seen["caps_words"], chances["caps_words"] - shout_words,
                                   base.caps_words)),
         lower=styles["lower"] / k, shout=styles["shout"] / k, sentence=styles["sentence"] / k,
-        end_punct=min(1.0, seen["end_punct"] / k), truncate=seen["truncate"] / k,
+        end_punct=min(1.0, _rate(seen["end_punct"], chances["end_punct"], base.end_punct)),
+        end_mark=(min(1.0, _rate(seen["end_mark"], chances["end_mark"], base.end_mark))
+                  if clean_texts is not None else base.end_mark),
+        truncate=seen["truncate"] / k,
         **{kind: has[kind] / k for kind in ENTITY_KINDS},
         ocr=base.ocr,
     )
@@ -154,6 +176,18 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
               "with_clean": clean_texts is not None, "learnt_words": len(extra.get("slang", {}))}
     return NoiseProfile(name=name, lexicon=extra, fitted=fitted,
                         **{k: round(v, 4) for k, v in rates.items()})
+
+
+def _style(text: str) -> str:
+    """The casing style the corrupter would have chosen: entities (#MondayBlues, @SkyHighAir)
+    and words in CAPS for emphasis don't make an all-lower-case text anything else."""
+    style = casing_style(text)
+    if style in ("shout", "lower"):
+        return style
+    words = [w for kind, w in pieces(text) if kind == "word" and not (len(w) > 1 and w.isupper())]
+    if words and not any(c.isupper() for w in words for c in w):
+        return "lower"
+    return style
 
 
 def _learnt_entries(learnt: dict[str, Counter], clean_texts: list[str], lex: Lexicon) -> dict:

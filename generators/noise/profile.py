@@ -50,6 +50,7 @@ class NoiseProfile:
     caps_words: float = _rate("token", "a word written in CAPS for emphasis")
     # punctuation and spacing
     end_punct: float = _rate("text", "the final full stop is left off")
+    end_mark: float = _rate("text", "a final ? or ! is left off")
     punct_repeat: float = _rate("token", "! or ? repeated: ! -> !!")
     dots: float = _rate("token", "a full stop doubled: . -> ..")
     comma_drop: float = _rate("token", "a comma left out")
@@ -124,10 +125,11 @@ def rate_fields():
 
 TWEET = NoiseProfile(
     name="tweet", unchanged=0.35,
-    abbrev=1.0, slang=1.0, phonetic=1.0, misspell=1.0, spelling=0.01, apostrophe=0.35, g_drop=0.12,
+    # The lexicon's p is per tweet; the corrupter applies it to the 65% of texts it changes.
+    abbrev=1.5, slang=1.5, phonetic=1.5, misspell=1.5, spelling=0.01, apostrophe=0.45, g_drop=0.09,
     vowel_drop=0.004, elongation=0.006, typo=0.012,
-    lower=0.45, shout=0.02, caps_words=0.03,
-    end_punct=0.5, punct_repeat=0.15, dots=0.05, comma_drop=0.15, spacing=0.02,
+    lower=0.6, shout=0.02, sentence=0.2, caps_words=0.012,
+    end_punct=0.75, end_mark=0.35, punct_repeat=0.22, dots=0.03, comma_drop=0.12, spacing=0.02,
     emoji=0.2, hashtag=0.15, mention=0.15, url=0.05, truncate=0.01)
 
 BUILTIN_PROFILES = {
