@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from generators.noise.lexicon import Lexicon, load_lexicon
 from generators.noise.profile import NoiseProfile
-from generators.noise.text import (ENTITY_KINDS, KEY_NEIGHBOURS, casing_style, entity_kinds,
+from generators.noise.text import (ENTITY_KINDS, KEY_NEIGHBOURS, SPLIT, entity_kinds, kind_of,
                                    pieces, skeleton)
 
 EMOJI = ("😂", "😭", "🙏", "❤️", "😍", "🔥", "💀", "🥲", "😅", "🙃", "👀", "✨", "😤", "👍",
@@ -75,7 +75,15 @@ class Corrupter:
                     out[key] = chances
             return out
         self.words = table(lex.words)
-        self.phrases = table(lex.phrases)
+        # Phrases ("going to", "i don't know") by their first word, longest first, matched in
+        # the same pass as the words (a big regex alternation costs more than the whole pass).
+        self.phrases: dict[str, list[tuple[tuple[str, ...], list]]] = {}
+        for key, chances in table(lex.phrases).items():
+            parts = tuple(key.split())
+            self.phrases.setdefault(parts[0], []).append((parts, chances))
+        for options in self.phrases.values():
+            options.sort(key=lambda o: -len(o[0]))
+        self.second = {first: {o[0][1] for o in options} for first, options in self.phrases.items()}
         self.baseline = baseline or {}
         self.add = {k: _top_up(getattr(p, k), self.baseline.get(k, 0.0)) for k in ENTITY_KINDS}
         self.word_ops = any(getattr(p, k) > 0 for k in (
@@ -95,20 +103,39 @@ class Corrupter:
         ops: Counter = Counter()
         if rng.random() < p.unchanged or not text.strip():
             return Corruption(text, {}, seed)
-        if self.phrases and self.lexicon.phrase_re is not None:
-            text = self.lexicon.phrase_re.sub(lambda m: self._phrase(m, rng, ops), text)
         u = rng.random()
         style = ("lower" if u < p.lower else "shout" if u < p.lower + p.shout
                  else "sentence" if u < p.lower + p.shout + p.sentence else "keep")
-        if style != "keep" and casing_style(text) != style:
+        if (style == "lower" and text != text.lower()) or (
+                style == "shout" and text != text.upper()) or (
+                style == "sentence" and text[:1].islower()):
             ops[style] += 1
+        parts = SPLIT.findall(text)
         out: list[str] = []
         start = True
         shouting = False
         caps_start = p.caps_words * (1 - CAPS_RUN)
-        for kind, piece in pieces(text):
+        i, n = 0, len(parts)
+        have = set()
+        while i < n:
+            piece = parts[i]
+            i += 1
+            if piece == " ":  # half the pieces: settle them before anything else
+                if out and out[-1][-1:] in ",." and rng.random() < p.spacing:
+                    piece = ""
+                    ops["spacing"] += 1
+                out.append(piece)
+                continue
+            c = piece[0]
+            kind = ("word" if c.isascii() and c.isalpha() and not (
+                c in "hw" and (":" in piece or "." in piece)) else kind_of(piece))
             if kind == "word":
-                piece = self._word(piece, rng, ops)
+                low = piece.lower()
+                if low in self.phrases and i + 1 < n and parts[i] == " " \
+                        and parts[i + 1].lower().replace("’", "'") in self.second[low]:
+                    piece, i = self._phrase(parts, i, piece, rng, ops)
+                else:
+                    piece = self._word(piece, low, rng, ops)
                 if style == "lower":
                     piece = piece.lower()
                 elif style == "shout":
@@ -133,13 +160,15 @@ class Corrupter:
                 if out and out[-1][-1:] in ",." and rng.random() < p.spacing:
                     piece = ""
                     ops["spacing"] += 1
-            elif kind in ENTITY_KINDS:
+            elif kind != "number":
                 start = False
+                have.add(kind)
             out.append(piece)
         text = "".join(out)
         if p.truncate and len(text) >= 60 and rng.random() < p.truncate:
             text = _truncate(text, rng)
             ops["truncate"] += 1
+            have = entity_kinds(text)
         elif p.end_punct and text.endswith(".") and not text.endswith("..") \
                 and rng.random() < p.end_punct:
             text = text[:-1]
@@ -147,24 +176,31 @@ class Corrupter:
         elif p.end_mark and text[-1:] in "?!" and rng.random() < p.end_mark:
             text = text.rstrip("?!").rstrip()  # a repeated mark goes too: "??" or nothing
             ops["end_mark"] += 1
-        have = entity_kinds(text)
         for kind in ENTITY_KINDS:
             if kind not in have and self.add[kind] and rng.random() < self.add[kind]:
                 text = ADDERS[kind](text, rng)
                 ops[kind] += 1
         return Corruption(text, dict(ops), seed)
 
-    def _phrase(self, m, rng, ops) -> str:
-        for chance, e in self.phrases.get(m.group().lower().replace("’", "'"), ()):
-            if rng.random() < chance:
-                ops[e.section] += 1
-                return _case_like(e.pick(rng.random()), m.group())
-        return m.group()
+    def _phrase(self, parts: list[str], i: int, first: str, rng, ops) -> tuple[str, int]:
+        """The lexicon's phrase starting with word `first` (parts[i] is the piece after it),
+        maybe respelled; returns the text to write and the index after what it consumed."""
+        for words, chances in self.phrases[first.lower()]:
+            end = i + 2 * (len(words) - 1)  # word, space, word, ...
+            if end > len(parts) or any(
+                    parts[j] != " " or parts[j + 1].lower().replace("’", "'") != w
+                    for j, w in zip(range(i, end, 2), words[1:])):
+                continue
+            for chance, e in chances:
+                if rng.random() < chance:
+                    ops[e.section] += 1
+                    return _case_like(e.pick(rng.random()), first), end
+            break
+        return self._word(first, first.lower(), rng, ops), i
 
-    def _word(self, w: str, rng: random.Random, ops: Counter) -> str:
+    def _word(self, w: str, low: str, rng: random.Random, ops: Counter) -> str:
         p = self.profile
-        low = w.lower()
-        for chance, e in self.words.get(low.replace("’", "'"), ()):
+        for chance, e in self.words.get(low.replace("’", "'") if "’" in low else low, ()):
             if rng.random() < chance:
                 ops[e.section] += 1
                 return _case_like(e.pick(rng.random()), w)
