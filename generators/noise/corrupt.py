@@ -143,6 +143,10 @@ class Corrupter:
                 else:
                     if style == "sentence" and (start or piece in ("i", "i'm", "im")):
                         piece = piece[:1].upper() + piece[1:]
+                    elif style == "keep" and p.i_lower and piece[:1] == "I" and (
+                            len(piece) == 1 or piece[1] in "'’") and rng.random() < p.i_lower:
+                        piece = "i" + piece[1:]
+                        ops["i_lower"] += 1
                     if p.caps_words and (len(piece) > 1 or shouting) and rng.random() < (
                             CAPS_RUN if shouting else caps_start * (
                                 2.0 if piece.lower() in EMPHASIS else 0.6)):

@@ -24,6 +24,7 @@ LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
 ENDS = re.compile(r"[.!?…]\s*$")
 # A text's final mark, allowing for emoji after it (entities are appended after the mark).
 TAIL = re.compile(r"([.!?…]+)[^\w#@/]*$")
+PRONOUN_I = re.compile(r"(?<![\w'’])[iI](?=['’][a-z]+\b|\b)")
 LAST_WORD = re.compile(r"[A-Za-z0-9'’]\W*$")
 
 
@@ -62,13 +63,22 @@ def _chances(clean_texts: list[str], lex: Lexicon) -> Counter:
     return c
 
 
-PRIOR_CHANCES = 10  # how many chances the base profile's rate is worth against the data
+def _count_i(messy: str, seen: Counter, chances: Counter) -> None:
+    """The pronoun I written i, where the text otherwise keeps its capitals."""
+    if _style(messy) not in ("lower", "shout"):
+        mine = PRONOUN_I.findall(messy)
+        chances["i_lower"] += len(mine)
+        seen["i_lower"] += sum(x == "i" for x in mine)
 
 
-def _rate(seen: float, chances: float, default: float) -> float:
+PRIOR_CHANCES = 3  # how many chances the base profile's rate is worth against the data
+PRIOR_EXPECTED = 1  # the same for lexicon scales, in expected respellings
+
+
+def _rate(seen: float, chances: float, default: float, prior: float = PRIOR_CHANCES) -> float:
     """The observed rate, pulled towards the base profile's when chances are few (a Beta
     prior): 50 texts give few chances for the rarer operators."""
-    return (seen + PRIOR_CHANCES * default) / (max(chances, 0) + PRIOR_CHANCES)
+    return (seen + prior * default) / (max(chances, 0) + prior)
 
 
 def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
@@ -99,6 +109,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
             noisy_messy.append(m)
             noisy_clean.append(c)
             shouting = casing_style(m) == "shout"  # its CAPS are the style, not emphasis
+            _count_i(m, seen, chances)
             for x, y, cat in align(c, m, lex):
                 if cat == "casing":
                     seen["caps_words"] += y.isupper() and len(y) > 1 and not x.isupper() \
@@ -132,6 +143,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
             for cat, k in d.counts.items():
                 seen[cat] += k
             seen["caps_words"] += d.caps_words
+            _count_i(m, seen, chances)
             # Which messy texts lost a final mark can't be told from those that never had one;
             # texts ending in a word are the chances, those ending in "." the ones kept.
             if LAST_WORD.search(m):
@@ -153,9 +165,11 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
                       for m in noisy_messy if casing_style(m) == "shout")
     rates = dict(
         unchanged=1 - len(noisy_messy) / n,
-        **{cat: min(10.0, _rate(seen[cat], chances[cat], getattr(base, cat))) for cat in LEXICAL},
+        **{cat: min(20.0, _rate(seen[cat], chances[cat], getattr(base, cat), PRIOR_EXPECTED))
+           for cat in LEXICAL},
         **{op: min(1.0, _rate(seen[op], chances[op], getattr(base, op))) for op in (
             "apostrophe", "g_drop", "vowel_drop", "elongation", "typo", "spelling", "punct_repeat",
+            "i_lower",
             "dots", "spacing")},
         comma_drop=(min(1.0, _rate(seen["comma_drop"], chances["comma_drop"], base.comma_drop))
                     if clean_texts is not None else base.comma_drop),
@@ -206,12 +220,12 @@ def _learnt_entries(learnt: dict[str, Counter], clean_texts: list[str], lex: Lex
     return {"slang": table} if table else {}
 
 
-PRIOR_WEIGHT = 5  # how many sightings the lexicon's own rate is worth against the writer's
+PRIOR_WEIGHT = 2  # how many sightings the lexicon's own rate is worth against the writer's
 
 
 def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexicon,
                     rates: dict) -> dict:
-    """This writer's own rate for each lexicon word seen at least three times in the pairs,
+    """This writer's own rate for each lexicon word seen at least twice in the pairs,
     pulled towards the (scaled) lexicon rate when sightings are few."""
     seen: Counter = Counter()
     for t in clean_texts:
@@ -221,7 +235,7 @@ def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexic
     out: dict[str, dict] = {}
     for key, n in seen.items():
         entries = lex.lookup(key)
-        if n < 3 or not entries:
+        if n < 2 or not entries:
             continue
         e = entries[0]
         scale = rates[e.section] or 1.0

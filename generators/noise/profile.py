@@ -32,10 +32,10 @@ class NoiseProfile:
     name: str = "custom"
     unchanged: float = _rate("text", "share of texts left exactly as they are")
     # words
-    abbrev: float = _rate("scale", "abbreviations: you -> u, please -> pls, because -> bc", 0, 10)
-    slang: float = _rate("scale", "slang and respellings: going to -> gonna, though -> tho", 0, 10)
-    phonetic: float = _rate("scale", "digits for sounds: to -> 2, before -> b4", 0, 10)
-    misspell: float = _rate("scale", "common misspellings: definitely -> definately", 0, 10)
+    abbrev: float = _rate("scale", "abbreviations: you -> u, please -> pls, because -> bc", 0, 20)
+    slang: float = _rate("scale", "slang and respellings: going to -> gonna, though -> tho", 0, 20)
+    phonetic: float = _rate("scale", "digits for sounds: to -> 2, before -> b4", 0, 20)
+    misspell: float = _rate("scale", "common misspellings: definitely -> definately", 0, 20)
     spelling: float = _rate("token", "a spelling slip: a doubled letter lost or added, ie/ei")
     apostrophe: float = _rate("token", "contractions lose the apostrophe: don't -> dont")
     g_drop: float = _rate("token", "-ing words lose the g: going -> goin")
@@ -48,6 +48,7 @@ class NoiseProfile:
     shout: float = _rate("text", "share written ALL IN CAPS")
     sentence: float = _rate("text", "share put into sentence case (for lower-case clean text)")
     caps_words: float = _rate("token", "a word written in CAPS for emphasis")
+    i_lower: float = _rate("token", "the pronoun I written i in a text that keeps its capitals")
     # punctuation and spacing
     end_punct: float = _rate("text", "the final full stop is left off")
     end_mark: float = _rate("text", "a final ? or ! is left off")
@@ -89,8 +90,8 @@ class NoiseProfile:
         return asdict(self)
 
     def to_toml(self) -> str:
-        lines = [f"# Noise profile for sft-studio; one rate per operator (see `sft-studio "
-                 f"fit-noise --help`).", f"name = {json.dumps(self.name)}"]
+        lines = ["# Noise profile for sft-studio; one rate per operator (see the README's "
+                 "Corrupter section).", f"name = {json.dumps(self.name)}"]
         for f in rate_fields():
             lines.append(f"{f.name} = {round(getattr(self, f.name), 4)!r}"
                          f"  # {f.metadata['kind']}: {f.metadata['help']}")
@@ -128,7 +129,7 @@ TWEET = NoiseProfile(
     # The lexicon's p is per tweet; the corrupter applies it to the 65% of texts it changes.
     abbrev=1.5, slang=1.5, phonetic=1.5, misspell=1.5, spelling=0.01, apostrophe=0.45, g_drop=0.09,
     vowel_drop=0.004, elongation=0.006, typo=0.012,
-    lower=0.6, shout=0.02, sentence=0.2, caps_words=0.012,
+    lower=0.6, shout=0.02, sentence=0.2, caps_words=0.012, i_lower=0.25,
     end_punct=0.75, end_mark=0.35, punct_repeat=0.22, dots=0.03, comma_drop=0.12, spacing=0.02,
     emoji=0.2, hashtag=0.15, mention=0.15, url=0.05, truncate=0.01)
 
