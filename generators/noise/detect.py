@@ -63,7 +63,7 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
         return "g_drop", low + "g"
     if low in _skeletons():
         return "vowel_drop", _skeletons()[low]
-    near = near_word(low)
+    near = near_word(low) if not token[:1].isupper() else None  # Title case: a name, mostly
     if near:
         return ("typo" if keyboard_slip(near, low) else "spelling"), near
     return "other", None

@@ -62,12 +62,12 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
         with gr.Row():
             measures_plot = gr.BarPlot(x="bar", y="share", color="sample",
                                        label="Share of texts (of words for CAPS and OOV)",
-                                       x_label_angle=-30, elem_id="cor-measures-plot")
+                                       x_label_angle=-50, elem_id="cor-measures-plot")
             mix_plot = gr.BarPlot(x="bar", y="share", color="sample",
-                                  label="Mix of change types", x_label_angle=-30,
+                                  label="Mix of change types", x_label_angle=-50,
                                   elem_id="cor-mix-plot")
             cer_plot = gr.BarPlot(x="bar", y="texts", color="sample",
-                                  label="Character error rate per text", x_label_angle=-30, elem_id="cor-cer-plot")
+                                  label="Character error rate per text", x_label_angle=-50, elem_id="cor-cer-plot")
         table = gr.Dataframe(headers=["measure", "real", "synthetic"], interactive=False,
                              elem_id="cor-table")
 
@@ -179,7 +179,9 @@ def _realism(studio, real, rows):
     auc = rep["auc"]
     verdict = (f"**Classifier AUC** {auc['cased']:.2f} cased, {auc['lowercased']:.2f} lower-cased "
                f"({len(real)} real vs {len(synthetic)} corrupted texts). 0.5 means a classifier "
-               "cannot tell them apart; above 0.7 the corrupted texts are easy to spot."
+               "cannot tell them apart; above 0.7 the corrupted texts are easy to spot. The real "
+               "and the clean texts are not the same texts here, so topic and length count too: "
+               "for the noise alone, compare pairs with `sft-studio realism` and clean versions."
                if auc.get("cased") is not None else f"Classifier test skipped: {auc['error']}")
     # Bars side by side: one bar per (measure, sample), coloured by sample.
     m, mix, cer = [], [], []
