@@ -2,8 +2,8 @@
 input as a new pending row with the parent's clean output.
 
 A corrupted row records its parent (`parent_id`: the family), the operators applied, the seed,
-the variant number and the profile's name; a profile that is not built in is saved in the store
-first, so that name always leads back to its rates.
+the variant number and the profile: a built-in's name, or `NAME@DIGEST` for any other, saved in
+the store as a frozen copy, so that name always leads back to the exact rates.
 """
 
 from __future__ import annotations
@@ -38,16 +38,17 @@ def resolve_profile(store, spec: str | NoiseProfile | None) -> NoiseProfile:
 
 
 def profile_ref(store, profile: NoiseProfile) -> str:
-    """The name rows record for this profile; saves it in the store unless it is built in."""
+    """The name rows record for this profile: a built-in's own name, else `NAME@DIGEST` of its
+    rates, saved in the store as a frozen copy, so a later re-fit or edit under the same name
+    never changes what existing rows point to."""
     if BUILTIN_PROFILES.get(profile.name) == profile:
         return profile.name
-    stored = store.get_noise_profile(profile.name)
-    name = profile.name
-    if stored is not None and stored != profile.to_dict() or name in BUILTIN_PROFILES:
-        digest = hashlib.sha256(json.dumps(profile.to_dict(), sort_keys=True).encode())
-        name = f"{profile.name}@{digest.hexdigest()[:8]}"
-    store.save_noise_profile(name, {**profile.to_dict(), "name": name})
-    return name
+    body = {k: v for k, v in profile.to_dict().items() if k != "name"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+    ref = f"{profile.name.split('@')[0]}@{digest}"
+    if store.get_noise_profile(ref) is None:
+        store.save_noise_profile(ref, {**body, "name": ref})
+    return ref
 
 
 def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:

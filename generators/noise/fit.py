@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from generators.noise.detect import align, classify_token, detect
+from generators.noise.detect import align, detect
 from generators.noise.lexicon import Lexicon, load_lexicon
 from generators.noise.profile import NoiseProfile
 from generators.noise.text import ENTITY_KINDS, casing_style, entity_kinds, pieces
@@ -252,7 +252,3 @@ def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexic
             "forms": {f: round(w / total, 4) for f, w in mix.items()}}
     return out
 
-
-def classify_word(word: str) -> str | None:
-    """The noise category of one messy word, for highlighting; None when it looks clean."""
-    return classify_token(word, load_lexicon())[0]

@@ -80,8 +80,11 @@ class StoreBase:
             return [dict(zip(cols, row)) for row in cur.fetchall()]
 
     def _one(self, sql: str, params=None):
+        """The first row or None. Fetches everything: DuckDB refuses the connection's next
+        statement while a result is only partly read."""
         with self._lock:
-            return self._con.execute(sql, params or []).fetchone()
+            rows = self._con.execute(sql, params or []).fetchall()
+            return rows[0] if rows else None
 
     def _scan(self, name: str, table, sql: str, params=None) -> list[tuple]:
         """Run `sql` with an Arrow table visible under `name` (bulk reads and writes without a
