@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError, align,
-                              corrupt, detect, fit_profile, load_profile, realism_report)
+                              corrupt, corrupt_many, detect, fit_profile, load_profile, realism_report)
 from generators.noise.text import ENTITY_RES, pieces
 
 PAIRS = [json.loads(line) for line in
@@ -91,6 +91,10 @@ def test_same_text_profile_and_seed_give_the_same_output_in_any_order():
     assert [x.text for x in a] == [x.text for x in b]
     assert [x.ops for x in a] == [x.ops for x in b]
     assert [x.text for x in run(p, CLEAN[:50], seed=8)] != [x.text for x in a]
+    twice = corrupt_many(CLEAN[:20], p, seed=7, variants=2)  # variant k uses seed + k
+    calibrated = Corrupter.calibrated(p, CLEAN[:20])
+    assert [v[1].text for v in twice] == [calibrated(t, 8).text for t in CLEAN[:20]]
+    assert [v[0].seed for v in twice] == [7] * 20 and any(a.text != b.text for a, b in twice)
 
 
 def test_rates_are_honoured_within_tolerance():

@@ -77,15 +77,6 @@ def entity_kinds(text: str) -> set[str]:
     return {k for k, rx in ENTITY_RES.items() if rx.search(text)}
 
 
-def match_case(form: str, like: str) -> str:
-    """`form` written with the casing of `like` (UPPER, Title or as given)."""
-    if len(like) > 1 and like.isupper():
-        return form.upper()
-    if like[:1].isupper() and like[1:].islower() and form[:1].islower():
-        return form[:1].upper() + form[1:]
-    return form
-
-
 def casing_style(text: str) -> str:
     """lower, shout (nearly all letters upper), sentence (starts upper) or other."""
     letters = [c for c in text if c.isalpha() and c.isascii()]
@@ -102,12 +93,6 @@ def casing_style(text: str) -> str:
 
 def is_caps_word(word: str) -> bool:
     return len(word) >= 2 and word.isupper()
-
-
-def sentence_case(text: str) -> str:
-    """Capitalise the first word of each sentence and the pronoun I; leave the rest alone."""
-    text = re.sub(r"(?<![\w'’])i(?=(?:['’][a-z]+)?\b)", "I", text)
-    return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
 def squeeze(word: str, keep: int = 1) -> str:

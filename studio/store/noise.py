@@ -26,10 +26,6 @@ class NoiseMixin:
                  "created_at": iso(r["created_at"]), "updated_at": iso(r["updated_at"])}
                 for r in rows]
 
-    def delete_noise_profile(self, name: str) -> bool:
-        return bool(self._run("DELETE FROM noise_profiles WHERE name = ? RETURNING name",
-                              [name]).fetchall())
-
     def clean_rows(self, task: str, status: str | None = None, ids: list[int] | None = None,
                    limit: int | None = None) -> list[dict]:
         """Complete rows to corrupt: never corrupted rows themselves, never rejected unless asked,
