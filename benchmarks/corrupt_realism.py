@@ -18,6 +18,7 @@ from report import table, write_section  # noqa: E402
 
 from generators.noise import (BUILTIN_PROFILES, Corrupter, cer, fit_profile,  # noqa: E402
                               two_sample_auc)
+from generators.noise.realism import group_ids  # noqa: E402
 
 SPLITS = 5
 FIT = 50
@@ -57,8 +58,7 @@ def main():
         tm, tc = [p["text"] for p in ps[FIT:]], [p["clean"] for p in ps[FIT:]]
         real_stats["unchanged"].append(sum(a == b for a, b in zip(tm, tc)) / len(tc))
         real_stats["cer"].append(statistics.fmean(cer(c, m) for c, m in zip(tc, tm)))
-        ids = {c: i for i, c in enumerate(tc)}
-        groups = [ids[c] for c in tc] * 2  # a clean text's real and synthetic versions together
+        groups = group_ids(tc * 2)  # a clean text's real and synthetic versions together
         for name, make in methods.items():
             if name.startswith("nlpaug"):
                 syn = aug(tc, split)

@@ -16,6 +16,7 @@ from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, Profile
                               load_profile)
 from studio.errors import BadInput, NotFound
 from studio.importing import content_hash
+from studio.importing.readers import read_text
 
 MAX_TEXT = 20_000  # characters per text read from a file; longer ones are refused by line
 
@@ -55,15 +56,7 @@ def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
     """Texts (and clean counterparts when every line has one) from JSONL with a `text` or `input`
     field (and `clean` or `output`), or from plain text with one example per line."""
     path = Path(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
-    if not lines:
-        raise BadInput(f"{path}: no texts in the file")
+    lines = [(n, line) for n, line in enumerate(read_text(path).splitlines(), 1) if line.strip()]
     texts, clean = [], []
     jsonl = path.suffix == ".jsonl" or lines[0][1].lstrip().startswith("{")
     for n, line in lines:

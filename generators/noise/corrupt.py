@@ -84,8 +84,8 @@ class Corrupter:
         for options in self.phrases.values():
             options.sort(key=lambda o: -len(o[0]))
         self.second = {first: {o[0][1] for o in options} for first, options in self.phrases.items()}
-        self.baseline = baseline or {}
-        self.add = {k: _top_up(getattr(p, k), self.baseline.get(k, 0.0)) for k in ENTITY_KINDS}
+        baseline = baseline or {}
+        self.add = {k: _top_up(getattr(p, k), baseline.get(k, 0.0)) for k in ENTITY_KINDS}
         self.word_ops = any(getattr(p, k) > 0 for k in (
             "apostrophe", "g_drop", "vowel_drop", "elongation", "spelling", "typo", "ocr"))
 
@@ -120,7 +120,7 @@ class Corrupter:
         while i < n:
             piece = parts[i]
             i += 1
-            if piece == " ":  # half the pieces: settle them before anything else
+            if piece[0].isspace():  # half the pieces: settle them before anything else
                 if out and out[-1][-1:] in ",." and rng.random() < p.spacing:
                     piece = ""
                     ops["spacing"] += 1
@@ -160,10 +160,6 @@ class Corrupter:
                 shouting = shouting and piece in "'’-"
                 piece = self._punct(piece, rng, ops)
                 start = start or piece[:1] in ".!?"
-            elif kind == "space":
-                if out and out[-1][-1:] in ",." and rng.random() < p.spacing:
-                    piece = ""
-                    ops["spacing"] += 1
             elif kind != "number":
                 start = False
                 have.add(kind)

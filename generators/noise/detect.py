@@ -14,8 +14,9 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from generators.noise.lexicon import Lexicon, shipped
-from generators.noise.text import (ELONGATED_RE, KEY_NEIGHBOURS, casing_style, is_caps_word,
-                                   near_word, pieces, skeleton, squeeze, vocabulary)
+from generators.noise.text import (ELONGATED_RE, ENTITY_KINDS, KEY_NEIGHBOURS, casing_style,
+                                   is_caps_word, near_word, pieces, skeleton, squeeze,
+                                   vocabulary)
 
 CATEGORIES = ("abbrev", "slang", "apostrophe", "misspell", "spelling", "typo", "phonetic",
               "elongation", "g_drop", "vowel_drop", "other")
@@ -165,9 +166,9 @@ def classify_change(clean: str, messy: str, lex: Lexicon) -> str | None:
         return "casing"
     if c.replace("'", "") == m:
         return "apostrophe"
-    for e in lex.lookup(c):
-        if m in (f.lower() for f in e.forms):
-            return e.section
+    section = lexicon_section(lex, c, m)
+    if section:
+        return section
     if m in lex.reverse and lex.reverse[m][0] == c:
         return lex.reverse[m][1]
     if c.endswith("ing") and m in (c[:-1], c[:-1] + "'"):
@@ -207,6 +208,15 @@ def align(clean: str, messy: str, lex: Lexicon | None = None) -> list[tuple[str,
     return out
 
 
+def lexicon_section(lex: Lexicon, clean: str, messy: str) -> str | None:
+    """The lexicon section that lists `messy` as a form of `clean`, or None."""
+    m = messy.lower()
+    for e in lex.lookup(clean):
+        if m in (f.lower() for f in e.forms):
+            return e.section
+    return None
+
+
 def _align_span(a: list[str], b: list[str], lex: Lexicon) -> list[tuple[str, str, str]]:
     """Pair up a replaced stretch whose lengths differ: a phrase the lexicon knows as one
     messy word ("going to" -> gonna) first, else word by word; what is left over is other."""
@@ -214,9 +224,9 @@ def _align_span(a: list[str], b: list[str], lex: Lexicon) -> list[tuple[str, str
     while i < len(a) and j < len(b):
         for n in (4, 3, 2):
             phrase = " ".join(a[i:i + n])
-            if i + n <= len(a) and any(b[j].lower() in (f.lower() for f in e.forms)
-                                       for e in lex.lookup(phrase)):
-                out.append((phrase, b[j], lex.lookup(phrase)[0].section))
+            section = lexicon_section(lex, phrase, b[j]) if i + n <= len(a) else None
+            if section:
+                out.append((phrase, b[j], section))
                 i, j = i + n, j + 1
                 break
         else:
@@ -283,7 +293,7 @@ def highlight(clean: str, messy: str, lex: Lexicon | None = None) -> list[tuple[
                 out.append((seg, None))
             continue
         kinds = {k for k, _ in b[j1:j2]} - {"space"}
-        if kinds & {"url", "mention", "hashtag", "emoji"}:
+        if kinds & set(ENTITY_KINDS):
             label = "entity"
         elif kinds <= {"punct"}:
             label = "punctuation"

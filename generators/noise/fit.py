@@ -21,7 +21,6 @@ from generators.noise.corrupt import G_DROP_KEEP
 
 MIN_TEXTS = 10
 LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
-ENDS = re.compile(r"[.!?…]\s*$")
 # A text's final mark, allowing for emoji after it (entities are appended after the mark).
 TAIL = re.compile(r"([.!?…]+)[^\w#@/]*$")
 PRONOUN_I = re.compile(r"(?<![\w'’])[iI](?=['’][a-z]+\b|\b)")
@@ -183,8 +182,9 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
         **{kind: has[kind] / k for kind in ENTITY_KINDS},
         ocr=base.ocr,
     )
-    extra = _learnt_entries(learnt, noisy_clean, lex)
-    for section, table in _personal_rates(used, noisy_clean, lex, rates).items():
+    occurrences = _occurrences(noisy_clean, lex)
+    extra = _learnt_entries(learnt, occurrences, lex)
+    for section, table in _personal_rates(used, occurrences, lex, rates).items():
         extra.setdefault(section, {}).update(table)
     fitted = {"texts": n, "changed": len(noisy_messy),
               "with_clean": clean_texts is not None, "learnt_words": len(extra.get("slang", {}))}
@@ -204,12 +204,18 @@ def _style(text: str) -> str:
     return style
 
 
-def _learnt_entries(learnt: dict[str, Counter], clean_texts: list[str], lex: Lexicon) -> dict:
+def _occurrences(clean_texts: list[str], lex: Lexicon) -> Counter:
+    """How often each word, and each lexicon phrase, occurs in the clean texts (lower case)."""
+    seen: Counter = Counter()
+    for t in clean_texts:
+        seen.update(w.lower() for kind, w in pieces(t) if kind == "word")
+        if lex.phrase_re is not None:
+            seen.update(m.group().lower() for m in lex.phrase_re.finditer(t))
+    return seen
+
+
+def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexicon) -> dict:
     """Respellings the lexicon lacks, as `slang` entries with their observed frequency."""
-    if not learnt:
-        return {}
-    occurrences = Counter(w.lower() for t in clean_texts for kind, w in pieces(t)
-                          if kind == "word")
     table = {}
     for word, forms in sorted(learnt.items()):
         if lex.lookup(word) or " " in word or not word.isalpha():
@@ -223,17 +229,12 @@ def _learnt_entries(learnt: dict[str, Counter], clean_texts: list[str], lex: Lex
 PRIOR_WEIGHT = 2  # how many sightings the lexicon's own rate is worth against the writer's
 
 
-def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexicon,
+def _personal_rates(used: dict[str, Counter], occurrences: Counter, lex: Lexicon,
                     rates: dict) -> dict:
     """This writer's own rate for each lexicon word seen at least twice in the pairs,
     pulled towards the (scaled) lexicon rate when sightings are few."""
-    seen: Counter = Counter()
-    for t in clean_texts:
-        seen.update(w.lower() for kind, w in pieces(t) if kind == "word")
-        if lex.phrase_re is not None:
-            seen.update(m.group().lower() for m in lex.phrase_re.finditer(t))
     out: dict[str, dict] = {}
-    for key, n in seen.items():
+    for key, n in occurrences.items():
         entries = lex.lookup(key)
         if n < 2 or not entries:
             continue
@@ -243,8 +244,7 @@ def _personal_rates(used: dict[str, Counter], clean_texts: list[str], lex: Lexic
         forms = used.get(key, Counter())
         k = sum(forms.values())
         p = (k + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
-        weights = [b - a for a, b in zip((0.0,) + e.cum, e.cum)]
-        mix = Counter({f: w / e.cum[-1] for f, w in zip(e.forms, weights)})
+        mix = Counter({f: w / e.cum[-1] for f, w in e.weights().items()})
         mix.update({f: 2 * c for f, c in forms.items()})
         total = sum(mix.values())
         out.setdefault(e.section, {})[key] = {

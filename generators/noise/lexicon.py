@@ -40,6 +40,10 @@ class Entry:
     forms: tuple[str, ...]
     cum: tuple[float, ...]  # cumulative weights, for one bisect per draw
 
+    def weights(self) -> dict[str, float]:
+        """Each form's relative weight, as the file gave it."""
+        return {f: b - a for f, a, b in zip(self.forms, (0.0,) + self.cum, self.cum)}
+
     def pick(self, u: float) -> str:
         return self.forms[min(bisect.bisect_right(self.cum, u * self.cum[-1]), len(self.forms) - 1)]
 
@@ -91,8 +95,7 @@ class Lexicon:
         base = {s: {} for s in SECTIONS}
         for key, entries in self.entries.items():
             for e in entries:
-                weights = [b - a for a, b in zip((0.0,) + e.cum, e.cum)]
-                base[e.section][key] = {"p": e.p, "forms": dict(zip(e.forms, weights))}
+                base[e.section][key] = {"p": e.p, "forms": e.weights()}
         for section, table in tables.items():
             if section not in SECTIONS:
                 raise LexiconError(f"{where}: unknown section [{section}]; "

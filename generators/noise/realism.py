@@ -13,7 +13,7 @@ from collections import Counter
 
 from generators.noise.detect import CATEGORIES, align, cer, detect
 from generators.noise.lexicon import load_lexicon
-from generators.noise.text import ENTITY_KINDS, ELONGATED_RE, casing_style, entity_kinds
+from generators.noise.text import ENTITY_KINDS, ELONGATED_RE, entity_kinds
 
 MEASURES = (("unchanged", "unchanged texts"), ("cer_mean", "mean CER"),
             ("cer_median", "median CER"), ("cer_p90", "90th pct CER"),
@@ -29,8 +29,10 @@ def describe(texts: list[str], clean: list[str] | None = None) -> dict:
     they are estimated against each text's detected clean form."""
     lex = load_lexicon()
     cers, mix, unchanged, words, oov, caps = [], Counter(), 0, 0, 0, 0
+    styles_seen = []
     for i, t in enumerate(texts):
         d = detect(t, lex)
+        styles_seen.append(d.style)
         words += d.words
         oov += d.oov
         caps += d.caps_words
@@ -46,7 +48,7 @@ def describe(texts: list[str], clean: list[str] | None = None) -> dict:
             mix.update(d.counts)
         cers.append(cer(ref, t))
     n = max(len(texts), 1)
-    styles = Counter(casing_style(t) for t in texts)
+    styles = Counter(styles_seen)
     ents = Counter(k for t in texts for k in entity_kinds(t))
     total = sum(mix.values()) or 1
     return {
@@ -72,6 +74,18 @@ def _quantile(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def group_ids(keys: list) -> list[int]:
+    """One group number per key, equal keys sharing one."""
+    ids: dict = {}
+    return [ids.setdefault(k, len(ids)) for k in keys]
+
+
+def _detected_groups(texts: list[str]) -> list[int]:
+    """Texts grouped by their detected clean form, so two versions of one text share a fold."""
+    lex = load_lexicon()
+    return group_ids([detect(t, lex).normalized.lower() for t in texts])
+
+
 def two_sample_auc(a: list[str], b: list[str], groups: list | None = None,
                    lowercase: bool = False, folds: int = 5, seed: int = 0) -> float:
     """Cross-validated ROC-AUC of a classifier telling `a` from `b`. `groups` (one per text of a,
@@ -89,10 +103,7 @@ def two_sample_auc(a: list[str], b: list[str], groups: list | None = None,
     if min(len(a), len(b)) < folds:
         raise ValueError(f"the classifier test needs at least {folds} texts on each side")
     if groups is None:
-        lex = load_lexicon()
-        keys = {k: i for i, k in enumerate(dict.fromkeys(detect(t, lex).normalized.lower()
-                                                         for t in texts))}
-        groups = [keys[detect(t, lex).normalized.lower()] for t in texts]
+        groups = _detected_groups(texts)
     scores = np.zeros(len(texts))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in cv.split(texts, y, groups):
@@ -111,10 +122,8 @@ def realism_report(real: list[str], synthetic: list[str], real_clean: list[str] 
     CER is exact only when both samples come with clean texts; otherwise both are estimated, so
     the two columns always measure the same thing."""
     exact = real_clean is not None and synthetic_clean is not None
-    groups = None
-    if exact:
-        ids = {k: i for i, k in enumerate(dict.fromkeys(list(real_clean) + list(synthetic_clean)))}
-        groups = [ids[c] for c in list(real_clean) + list(synthetic_clean)]
+    groups = (group_ids(list(real_clean) + list(synthetic_clean)) if exact
+              else _detected_groups(list(real) + list(synthetic)))
     report = {
         "real": describe(real, real_clean if exact else None),
         "synthetic": describe(synthetic, synthetic_clean if exact else None),

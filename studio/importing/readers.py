@@ -46,7 +46,7 @@ def read_records(path: Path, fmt: str) -> Records:
                        "(--format hf)")
     if fmt == "parquet":
         return _read_parquet(path)
-    text = _read_text(path)
+    text = read_text(path)
     return {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[fmt](path, text)
 
 
@@ -59,7 +59,9 @@ def _read_bytes(path: Path) -> bytes:
         raise BadInput(f"{path}: cannot read ({e.strerror})") from None
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A text file's contents, refused with FILE[:LINE] when missing, empty, binary or not
+    UTF-8."""
     data = _read_bytes(path)
     if not data.strip():
         raise BadInput(f"{path}: the file is empty")
