@@ -11,14 +11,15 @@ import json
 import os
 import sys
 
-from studio import cli_noise
+from studio import cli_curate, cli_noise
 from studio.errors import BadInput
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process.
 environment: SFT_STUDIO_DB (store file), SFT_STUDIO_TASK (default task),
 SFT_STUDIO_REVIEWER (name in the audit log), OPENAI_API_KEY, OPENAI_BASE_URL and
 OPENAI_MODEL (the teacher for generate; the key is never stored), SFT_STUDIO_PRICES
-(a TOML price table: [models."NAME"] in = X, out = Y, USD per million tokens)."""
+(a TOML price table: [models."NAME"] in = X, out = Y, USD per million tokens),
+SFT_STUDIO_EMBED_MODEL (the embedding model for embed, dedupe and similar)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("job", type=int)
 
     cli_noise.add_parsers(cmd)
+    cli_curate.add_parsers(cmd)
 
     sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
              task=True)
@@ -359,7 +361,8 @@ def _ui(s, a):
 COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "show": _show,
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
             "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
-            "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS}
+            "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS,
+            **cli_curate.COMMANDS}
 
 
 def _short(text: str, n: int) -> str:

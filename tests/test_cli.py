@@ -9,7 +9,8 @@ import pytest
 from conftest import ROOT, run_cli, write_jsonl
 
 ROW_KEYS = {"id", "task", "input", "output", "source", "status", "parent_id", "duplicate_of",
-            "similarity", "cluster_id", "split", "scores", "meta", "created_at", "updated_at"}
+            "similarity", "cluster_id", "duplicate_kind", "split", "scores", "meta", "created_at",
+            "updated_at"}
 
 
 def j(result):

@@ -18,10 +18,10 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         page.get_by_role("tab", name="Corrupt").click()
         page.get_by_text("Fit a profile on real messy texts").click()
         page.locator("#cor-fit-name textarea").fill("my-tweets")
-        page.locator("#btn-fit").click()  # on the sample's 38 input-only messy tweets
+        page.locator("#btn-fit").click()  # on the sample's 45 input-only messy tweets
         expect(page.locator("#cor-fit-note")).to_contain_text("Fitted my-tweets")
         expect(page.locator("#cor-profile input")).to_have_value("my-tweets")
-        assert studio.store.get_noise_profile("my-tweets")["fitted"]["texts"] == 38
+        assert studio.store.get_noise_profile("my-tweets")["fitted"]["texts"] == 45
 
         page.get_by_text("Rates", exact=True).click()
         unchanged = page.locator("#rate-unchanged input[type=number]")

@@ -11,9 +11,10 @@ from studio.store.jobs import JOB_STATUSES, JobsMixin
 from studio.store.migrations import MIGRATIONS
 from studio.store.noise import NoiseMixin
 from studio.store.reviews import ReviewsMixin
+from studio.store.vectors import VectorsMixin
 
 
-class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, StoreBase):
+class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, StoreBase):
     """One project's store. Use as a context manager or call close()."""
 
 

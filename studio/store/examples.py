@@ -11,10 +11,11 @@ SOURCES = ("imported", "teacher", "corrupted")
 COLUMNS = (
     "id", "task", "input", "output", "source", "parent_id", "status", "duplicate_of",
     "similarity", "cluster_id", "split", "content_hash", "created_at", "updated_at", "meta",
+    "duplicate_kind",
 )
 SORTABLE = {"id", "task", "source", "status", "created_at", "updated_at", "similarity"}
 EDITABLE = {"input", "output", "status", "content_hash", "meta", "duplicate_of", "similarity",
-            "cluster_id", "split", "parent_id"}
+            "cluster_id", "split", "parent_id", "duplicate_kind"}
 
 
 def _where(task=None, status=None, source=None, text=None, input_only=None, ids=None):

@@ -149,4 +149,51 @@ def m004_noise_profiles(con) -> None:
     )
 
 
-MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles]
+def m005_embeddings(con) -> None:
+    # Vectors keyed by (model name, sha256 of the text): a text is embedded once per model, and
+    # an edit only needs the new text's vector. Each model keeps its own dimension.
+    con.execute(
+        """
+        CREATE TABLE embedding_models (
+            name TEXT PRIMARY KEY,
+            dim INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL,
+            text_hash TEXT NOT NULL,         -- sha256 of the UTF-8 text, hex
+            vector FLOAT[] NOT NULL,         -- unit length, embedding_models.dim values
+            PRIMARY KEY (model, text_hash)
+        )"""
+    )
+    # How a row duplicates its canonical row: exact | semantic | variant (over the family cap).
+    con.execute("ALTER TABLE examples ADD COLUMN duplicate_kind TEXT")
+    # Rows a person chose as their cluster's canonical row: dedupe keeps them, always.
+    con.execute("CREATE TABLE canonical_pins (example_id BIGINT PRIMARY KEY, "
+                "pinned_by TEXT NOT NULL, pinned_at TIMESTAMP NOT NULL)")
+    con.execute("CREATE SEQUENCE dedupe_runs_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE dedupe_runs (
+            id BIGINT PRIMARY KEY,
+            task TEXT NOT NULL,
+            model TEXT NOT NULL,
+            threshold DOUBLE NOT NULL,
+            max_variants BIGINT,             -- NULL: no cap on variants per parent
+            rows BIGINT NOT NULL,
+            exact BIGINT NOT NULL,
+            semantic BIGINT NOT NULL,
+            variants BIGINT NOT NULL,
+            clusters BIGINT NOT NULL,
+            method TEXT NOT NULL,            -- exact | kmeans
+            seconds DOUBLE NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
+              m005_embeddings]

@@ -14,6 +14,7 @@ def build_app(settings, studio):
     import gradio as gr
 
     from studio.ui.corrupt_tab import build_corrupt_tab
+    from studio.ui.curate_tab import build_curate_tab
     from studio.ui.data_tab import build_data_tab
     from studio.ui.generate_tab import build_generate_tab
     from studio.ui.review_tab import build_review_tab
@@ -33,6 +34,8 @@ def build_app(settings, studio):
                 generate = build_generate_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Corrupt", id="corrupt") as corrupt_tab:
                 corrupt = build_corrupt_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Curate", id="curate") as curate_tab:
+                curate = build_curate_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Review", id="review") as review_tab:
                 review = build_review_tab(gr, settings, studio, task_box, header)
 
@@ -50,6 +53,8 @@ def build_app(settings, studio):
         cor_fn, cor_in, cor_out = corrupt["refresh"]
         corrupt_tab.select(cor_fn, cor_in, cor_out, api_name=False)
         demo.load(cor_fn, cor_in, cor_out, api_name=False)
+        cur_fn, cur_in, cur_out = curate["refresh"]
+        curate_tab.select(cur_fn, cur_in, cur_out, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

@@ -44,5 +44,6 @@ def header_markdown(studio, task: str | None) -> str:
         f"**Store** `{studio.store.path}` · **Task** `{task or 'all'}` · "
         f"**{st['total']}** examples: {s['pending']} pending, {s['approved']} approved, "
         f"{s['rejected']} rejected · {src['imported']} imported, {src['teacher']} teacher, "
-        f"{src['corrupted']} corrupted · {st['input_only']} need an output"
+        f"{src['corrupted']} corrupted · {st['input_only']} need an output · "
+        f"{st['duplicates']} duplicates"
     )

@@ -1,10 +1,11 @@
 () => {
-  // Keyboard review: A approve, R reject, S skip, E edit, U undo, J next, K previous.
+  // Keyboard review: A approve, R reject, S skip, E edit, U undo, J next, K previous,
+  // F find similar.
   // Keys do nothing while typing in a text field; Esc leaves it, Ctrl+Enter saves an edit and leaves it.
   if (window.__sftKeys) return;
   window.__sftKeys = true;
   const keys = { a: "btn-approve", r: "btn-reject", s: "btn-skip", u: "btn-undo",
-                 j: "btn-next", k: "btn-prev" };
+                 j: "btn-next", k: "btn-prev", f: "btn-similar" };
   const visible = (el) => el && el.offsetParent !== null;
   const button = (id) => {
     const el = document.getElementById(id);

@@ -6,7 +6,9 @@ from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, filters, header_mar
     ui_errors
 
 KEY_HELP = ("Keys: **A** approve · **R** reject · **S** skip · **E** edit output "
-            "(Esc leaves the box, Ctrl+Enter saves) · **U** undo · **J**/**K** next/previous")
+            "(Esc leaves the box, Ctrl+Enter saves) · **U** undo · **J**/**K** next/previous · "
+            "**F** find similar")
+SIMILAR_COLUMNS = ["id", "cosine", "status", "source", "duplicate of", "input"]
 
 
 def build_review_tab(gr, settings, studio, task_box, header):
@@ -30,6 +32,13 @@ def build_review_tab(gr, settings, studio, task_box, header):
         nxt = gr.Button("Next (J) ▶", elem_id="btn-next")
         delete = gr.Button("Delete", elem_id="btn-delete", variant="secondary")
     gr.Markdown(KEY_HELP)
+    with gr.Row():
+        similar = gr.Button("Find similar (F)", elem_id="btn-similar", scale=1)
+        open_dup = gr.Button("Open the row it duplicates", elem_id="btn-open-dup", scale=1,
+                             visible=False)
+    similar_table = gr.Dataframe(headers=SIMILAR_COLUMNS, interactive=False, wrap=True,
+                                 visible=False, elem_id="similar-table",
+                                 label="Nearest inputs in this task (click a row to open it)")
     with gr.Accordion("Bulk: act on everything in this queue", open=False):
         with gr.Row():
             bulk_approve = gr.Button("Approve all matching…", elem_id="btn-bulk-approve")
@@ -42,14 +51,15 @@ def build_review_tab(gr, settings, studio, task_box, header):
     pending_bulk = gr.State(None)
 
     queue = [task_box, status, source, text]
-    view_out = [eid, badge, inp, out, header]
+    view_out = [eid, badge, inp, out, header, open_dup, similar_table]
 
     def view(example_id, task, st, src, txt):
         """The card for one example (or an empty card when the queue is empty)."""
         f = filters(task, st, src, txt)
         head = header_markdown(studio, task)
         if example_id is None:
-            return None, "**The queue is empty.** Change the filters or import data.", "", "", head
+            return (None, "**The queue is empty.** Change the filters or import data.", "", "",
+                    head, gr.update(visible=False), gr.update(visible=False, value=[]))
         row = studio.get(int(example_id))
         pos, total, matches = studio.position(row["id"], **f)
         in_queue = f"{pos} of {total} in this queue" if matches else \
@@ -57,8 +67,12 @@ def build_review_tab(gr, settings, studio, task_box, header):
         warn = ("\n\n⚠️ **Needs an output** before it can be approved: write one and press A."
                 if row["output"] is None else "")
         badge_md = (f"### #{row['id']} · {row['status']} · {row['source']} · "
-                    f"{html.escape(row['task'])}\n{in_queue}{warn}")
-        return row["id"], badge_md, row["input"], row["output"] or "", head
+                    f"{html.escape(row['task'])}\n{in_queue}{_duplicate_line(row)}{warn}")
+        dup = row["duplicate_of"]
+        return (row["id"], badge_md, row["input"], row["output"] or "", head,
+                gr.update(visible=dup is not None,
+                          value=f"Open #{dup}, the row it duplicates" if dup else None),
+                gr.update(visible=False, value=[]))
 
     def step(example_id, task, st, src, txt, direction):
         f = filters(task, st, src, txt)
@@ -138,7 +152,28 @@ def build_review_tab(gr, settings, studio, task_box, header):
         return (None, gr.update(visible=False),
                 *view(step(None, task, st, src, txt, 1), task, st, src, txt))
 
+    @ui_errors
+    def find_similar(example_id, progress=gr.Progress()):
+        if example_id is None:
+            raise gr.Error("No example selected.")
+        progress(0, desc="embedding the task's rows (once)")
+        r = studio.similar(int(example_id), k=10)
+        rows = [[n["id"], n["similarity"], n["status"], n["source"], n["duplicate_of"],
+                 n["input"]] for n in r["neighbours"]]
+        return gr.update(visible=True, value=rows)
+
+    @ui_errors
+    def open_row(evt: gr.SelectData, task, st, src, txt):
+        return view(int(evt.row_value[0]), task, st, src, txt)
+
+    @ui_errors
+    def open_duplicated(example_id, task, st, src, txt):
+        return view(studio.get(int(example_id))["duplicate_of"], task, st, src, txt)
+
     card_in = [eid, inp, out, *queue]
+    similar.click(find_similar, eid, similar_table, api_name="similar")
+    similar_table.select(open_row, queue, view_out, api_name=False)
+    open_dup.click(open_duplicated, [eid, *queue], view_out, api_name=False)
     for button, action in ((approve, "approve"), (reject, "reject")):
         button.click(actor(action), card_in, view_out, api_name=action)
     skip.click(mover(1), [eid, *queue], view_out, api_name="skip")
@@ -161,3 +196,13 @@ def build_review_tab(gr, settings, studio, task_box, header):
                  api_name=False)
     return {"restart": (restart, queue, view_out)}
 
+
+
+def _duplicate_line(row: dict) -> str:
+    if row["duplicate_of"] is not None:
+        sim = "" if row["similarity"] is None else f", cosine {row['similarity']:.3f}"
+        return (f"\n\n🔁 **Duplicate of #{row['duplicate_of']}** ({row['duplicate_kind']}{sim}): "
+                "export and training skip it")
+    if row["cluster_id"] is not None:
+        return "\n\n✅ **Canonical row** of a duplicate cluster"
+    return ""

@@ -1,0 +1,1 @@
+"""Curation: embeddings (cached in the store), near-duplicate search and dedupe."""

