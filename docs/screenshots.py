@@ -46,8 +46,16 @@ def main():
             expect(page.locator("#cor-verdict")).to_contain_text("AUC", timeout=60_000)
             expect(page.locator("#cor-cer-plot svg")).to_be_visible()
             page.screenshot(path=str(ROOT / "docs" / "corrupt-tab.png"), full_page=True)
+            page.get_by_role("tab", name="Curate").click()
+            page.locator("#btn-dedupe").click()  # embeds the rows first
+            expect(page.locator("#dedupe-note")).to_contain_text("Marked", timeout=120_000)
+            page.locator("#dup-clusters .virtual-row").first.click()
+            expect(page.locator("#dup-members .virtual-row").first).to_contain_text("canonical")
+            page.locator("#dup-members .virtual-row").nth(1).click()
+            page.screenshot(path=str(ROOT / "docs" / "curate-tab.png"), full_page=True)
             browser.close()
-    print("wrote docs/data-tab.png, review-tab.png, generate-tab.png and corrupt-tab.png")
+    print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png and "
+          "curate-tab.png")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ def test_dedupe_panel_counts_marks_and_changes_the_canonical_row(planted, studio
 
         page.locator("#btn-dedupe-dry").click()  # the count first, nothing written
         expect(note).to_contain_text("Would mark 2 of 5 rows as duplicates in 1 clusters")
+        expect(page.locator("#dup-nearest-plot svg")).to_be_visible()  # the histogram
         assert studio.stats(TASK)["duplicates"] == 0
 
         slider = page.locator("#dup-threshold input[type=number]")
@@ -47,7 +48,7 @@ def test_dedupe_panel_counts_marks_and_changes_the_canonical_row(planted, studio
         expect(members).to_have_count(3)
         expect(members.first).to_contain_text("canonical")
         members.filter(has_text="lengthy debate").click()  # pick the paraphrase
-        expect(page.locator("#dup-picked input")).to_have_value(str(para))
+        expect(page.locator("#dup-picked textarea")).to_have_value(str(para))
         page.locator("#btn-canonical").click()
         expect(page.get_by_text(f"#{para} is now the canonical row")).to_be_visible()
         expect(members.first).to_contain_text("lengthy debate")

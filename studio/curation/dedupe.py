@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from studio.curation.neighbours import find_pairs
+from studio.curation.neighbours import EXACT_LIMIT, find_pairs, nearest_cosines
 
 STATUS_RANK = {"approved": 0, "pending": 1, "rejected": 2}
 
@@ -200,6 +200,8 @@ def run_dedupe(store, task: str, model: str, threshold: float, *,
     plan = plan_dedupe(rows, vectors, threshold, max_variants=max_variants, method=method,
                        on_progress=on_progress)
     counts = plan.counts()
+    counts["nearest"] = (nearest_histogram(vectors, families(rows["id"], rows["parent_id"]))
+                         if len(vectors) <= EXACT_LIMIT else None)
     seconds = round(time.perf_counter() - t0, 3)
     if not dry_run:
         store.write_dedupe(task, plan.in_clusters(),
@@ -207,3 +209,16 @@ def run_dedupe(store, task: str, model: str, threshold: float, *,
                                 max_variants=max_variants, method=plan.method, seconds=seconds))
     return {"task": task, "threshold": threshold, "dry_run": dry_run, **counts,
             "method": plan.method, "seconds": seconds, "pairs": plan.pairs()}
+
+
+def nearest_histogram(vectors: np.ndarray, family: np.ndarray, low: float = 0.8,
+                      step: float = 0.01) -> dict:
+    """How many rows have their nearest row of another family at each cosine, from `low` up
+    (the rows below count as one bin): what a threshold would catch, at a glance."""
+    best = nearest_cosines(vectors, family)
+    edges = np.round(np.arange(low, 1.0 + step / 2, step), 4)
+    counts = [int((best < low).sum())] + [
+        int(((best >= a) & (best < b if b < 1.0 else best <= 1.0 + 1e-6)).sum())
+        for a, b in zip(edges[:-1], edges[1:])]
+    return {"low": low, "step": step, "bins": [f"<{low:.2f}"] + [f"{a:.2f}" for a in edges[:-1]],
+            "counts": counts}

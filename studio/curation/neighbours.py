@@ -69,6 +69,17 @@ def top_k(x: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
     return idx, sims[idx]
 
 
+def nearest_cosines(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each row's highest cosine to a row of another group (-1 if none); blocked all-pairs, so
+    for small sets."""
+    best = np.full(len(x), -1.0, np.float32)
+    for start in range(0, len(x), BLOCK):
+        sims = x[start:start + BLOCK] @ x.T
+        sims[groups[start:start + BLOCK, None] == groups[None, :]] = -1.0
+        best[start:start + len(sims)] = sims.max(axis=1)
+    return best
+
+
 # -- exact ---------------------------------------------------------------------------------
 
 def _exact(x, threshold, on_progress):

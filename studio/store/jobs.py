@@ -45,10 +45,11 @@ class JobsMixin:
         return self._all("SELECT id, pid FROM jobs WHERE status = 'running' ORDER BY id")
 
     def seed_candidates(self, task: str, limit: int = 50) -> list[dict]:
-        """Complete examples to seed generation from: approved first, never rejected."""
+        """Complete examples to seed generation from: approved first, never rejected, never a
+        duplicate of another row."""
         return self._all(
             "SELECT id, input, output FROM examples WHERE task = ? AND output IS NOT NULL "
-            "AND status <> 'rejected' ORDER BY (status = 'approved') DESC, "
+            "AND status <> 'rejected' AND duplicate_of IS NULL ORDER BY (status = 'approved') DESC, "
             "(source = 'imported') DESC, id LIMIT ?", [task, limit])
 
     # -- items -----------------------------------------------------------------------------

@@ -28,15 +28,20 @@ def build_curate_tab(gr, settings, studio, task_box, header):
         dry_btn = gr.Button("Count (dry run)", scale=1, elem_id="btn-dedupe-dry")
         run_btn = gr.Button("Mark duplicates", variant="primary", scale=1, elem_id="btn-dedupe")
     dedupe_note = gr.Markdown(elem_id="dedupe-note")
+    nearest_plot = gr.BarPlot(x="cosine", y="rows", color="at the threshold", visible=False,
+                              label="Rows by the cosine of their nearest row of another family",
+                              x_label_angle=-50, sort="x", elem_id="dup-nearest-plot")
     clusters = gr.Dataframe(headers=CLUSTER_COLUMNS, interactive=False, wrap=True,
                             label="Duplicate clusters (click one to see its rows)",
+                            column_widths=["9%", "6%", "14%", "10%", "51%", "10%"],
                             elem_id="dup-clusters")
     members = gr.Dataframe(headers=MEMBER_COLUMNS, interactive=False, wrap=True,
                            label="Rows of the cluster (click one to pick it)",
+                           column_widths=["8%", "10%", "8%", "9%", "10%", "55%"],
                            elem_id="dup-members")
     with gr.Row():
-        picked = gr.Number(label="Picked row", precision=0, interactive=False, scale=1,
-                           elem_id="dup-picked")
+        picked = gr.Textbox(label="Picked row", interactive=False, scale=1,
+                            placeholder="click a row of the cluster", elem_id="dup-picked")
         canon_btn = gr.Button("Make it the canonical row", scale=2, elem_id="btn-canonical")
     cluster_state = gr.State(None)
 
@@ -83,19 +88,20 @@ def build_curate_tab(gr, settings, studio, task_box, header):
                     f"clusters at cosine ≥ {r['threshold']}: {r['exact']} exact, "
                     f"{r['semantic']} semantic, {r['variants']} variants over the cap · "
                     f"{r['changed']} rows change")
-            return note, table(task), header_markdown(studio, task)
+            return note, _nearest_plot(gr, r["tasks"][0]["nearest"], float(t)), table(task), \
+                header_markdown(studio, task)
         return go
 
     def open_cluster(evt: gr.SelectData):
         cid = evt.row_value[0] if evt.row_value else None
-        return cid, member_rows(cid), None
+        return cid, member_rows(cid), ""
 
     def pick(evt: gr.SelectData):
-        return evt.row_value[0] if evt.row_value else None
+        return str(evt.row_value[0]) if evt.row_value else ""
 
     @ui_errors
     def make_canonical(example_id, task, request: gr.Request):
-        if example_id is None:
+        if not (example_id or "").strip():
             raise gr.Error("Click a row of the cluster first.")
         r = studio.choose_canonical(int(example_id), reviewer=reviewer(settings, request))
         gr.Info(f"#{int(example_id)} is now the canonical row")
@@ -105,7 +111,7 @@ def build_curate_tab(gr, settings, studio, task_box, header):
         return table(task), name or studio.embedding_model()
 
     dedupe_in = [model, task_box, threshold, cap]
-    dedupe_out = [dedupe_note, clusters, header]
+    dedupe_out = [dedupe_note, nearest_plot, clusters, header]
     embed_btn.click(embed, [model, task_box], embed_note, api_name="embed")
     dry_btn.click(dedupe(True), dedupe_in, dedupe_out, api_name="dedupe_dry_run")
     run_btn.click(dedupe(False), dedupe_in, dedupe_out, api_name="dedupe")
@@ -115,6 +121,19 @@ def build_curate_tab(gr, settings, studio, task_box, header):
                     api_name="choose_canonical")
     task_box.change(refresh, [task_box, model], [clusters, model], api_name=False)
     return {"refresh": (refresh, [task_box, model], [clusters, model])}
+
+
+def _nearest_plot(gr, hist: dict | None, threshold: float):
+    """The nearest-neighbour histogram, bars at or above the threshold in their own colour."""
+    import pandas as pd
+
+    if not hist:  # too many rows to compare all pairs for a picture
+        return gr.update(visible=False)
+    bins = hist["bins"]
+    below = [b.startswith("<") or float(b) + hist["step"] <= threshold + 1e-9 for b in bins]
+    frame = pd.DataFrame({"cosine": bins, "rows": hist["counts"],
+                          "at the threshold": ["below" if b else "at or above" for b in below]})
+    return gr.update(value=frame, visible=True)
 
 
 def _short(text: str | None, n: int = 120) -> str:
