@@ -63,6 +63,8 @@ def _embed(s, a):
 
 
 def _dedupe(s, a):
+    with _bar("embedding", "text") as progress:
+        s.embed(model=a.model, task=a.task, on_progress=progress)
     with _bar("comparing", "block") as progress:
         r = s.dedupe(task=a.task, threshold=a.threshold,
                      max_variants=a.max_variants, dry_run=a.dry_run, model=a.model,

@@ -66,10 +66,15 @@ def test_planted_exact_and_paraphrase_pairs_are_found_and_unrelated_rows_are_not
 
 
 def test_a_dry_run_counts_without_writing(studio, planted):
-    r = studio.dedupe(task=TASK, dry_run=True)
+    r = studio.dedupe(task=TASK, dry_run=True, histogram=True)
     assert r["dry_run"] and r["exact"] + r["semantic"] == 2 and r["changed"] == 2
     assert studio.stats(TASK)["duplicates"] == 0
     assert studio.store.last_dedupe_run(TASK) is None
+    # every row counted once, by its nearest other row: the three copies at 0.95 and up
+    hist = r["tasks"][0]["nearest"]
+    assert sum(hist["counts"]) == 5
+    assert sum(c for b, c in zip(hist["bins"], hist["counts"])
+               if not b.startswith("<") and float(b) >= 0.95) == 3
 
 
 def test_canonical_rule_approved_then_score_then_oldest_and_a_pin_wins(studio, planted):

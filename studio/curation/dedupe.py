@@ -186,8 +186,9 @@ def _groups(labels: np.ndarray) -> dict[int, list[int]]:
 
 def run_dedupe(store, task: str, model: str, threshold: float, *,
                max_variants: int | None = None, dry_run: bool = False, method: str = "auto",
-               on_progress=None) -> dict:
-    """Plan a task's dedupe from the store's rows and vectors and (unless a dry run) write it."""
+               histogram: bool = False, on_progress=None) -> dict:
+    """Plan a task's dedupe from the store's rows and vectors and (unless a dry run) write it.
+    With `histogram`, also count rows by their nearest other-family cosine (small sets only)."""
     from studio.errors import Conflict
 
     t0 = time.perf_counter()
@@ -201,7 +202,7 @@ def run_dedupe(store, task: str, model: str, threshold: float, *,
                        on_progress=on_progress)
     counts = plan.counts()
     counts["nearest"] = (nearest_histogram(vectors, families(rows["id"], rows["parent_id"]))
-                         if len(vectors) <= EXACT_LIMIT else None)
+                         if histogram and len(vectors) <= EXACT_LIMIT else None)
     seconds = round(time.perf_counter() - t0, 3)
     if not dry_run:
         store.write_dedupe(task, plan.in_clusters(),

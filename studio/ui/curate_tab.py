@@ -79,8 +79,11 @@ def build_curate_tab(gr, settings, studio, task_box, header):
         def go(name, task, t, k, progress=gr.Progress()):
             if not task:
                 raise gr.Error("Pick a task first.")
+            model_name = name.strip() or None
+            studio.embed(model=model_name, task=task, on_progress=progress_fn(progress,
+                                                                                "embedding"))
             r = studio.dedupe(task=task, threshold=float(t), max_variants=int(k) or None,
-                              dry_run=dry_run, model=name.strip() or None,
+                              dry_run=dry_run, model=model_name, histogram=True,
                               on_progress=progress_fn(progress, "comparing"))
             dups = r["exact"] + r["semantic"] + r["variants"]
             verb = "Would mark" if dry_run else "Marked"

@@ -156,8 +156,11 @@ def build_review_tab(gr, settings, studio, task_box, header):
     def find_similar(example_id, progress=gr.Progress()):
         if example_id is None:
             raise gr.Error("No example selected.")
-        progress(0, desc="embedding the task's rows (once)")
-        r = studio.similar(int(example_id), k=10)
+        def report(done, total):
+            if total:
+                progress((done, total), desc="embedding the task's new rows")
+
+        r = studio.similar(int(example_id), k=10, on_progress=report)
         rows = [[n["id"], n["similarity"], n["status"], n["source"], n["duplicate_of"],
                  n["input"]] for n in r["neighbours"]]
         return gr.update(visible=True, value=rows)
