@@ -29,6 +29,8 @@ class Settings:
     # A TOML price table for the cost meter and dollar budgets: [models."NAME"] in = X, out = Y
     # (USD per million tokens).
     prices_file: Path | None = None
+    # Where derived model files go (the embedding model's ONNX export); None: ~/.cache/sft-studio.
+    cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -40,6 +42,7 @@ class Settings:
             teacher_base_url=env.get("OPENAI_BASE_URL") or None,
             teacher_model=env.get("OPENAI_MODEL") or None,
             prices_file=Path(env["SFT_STUDIO_PRICES"]) if env.get("SFT_STUDIO_PRICES") else None,
+            cache_dir=Path(env["SFT_STUDIO_CACHE"]) if env.get("SFT_STUDIO_CACHE") else None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

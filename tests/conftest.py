@@ -8,13 +8,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One cache folder for derived model files (the ONNX export) for the whole run."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Every test runs in its own folder with no studio settings from the environment."""
+def _isolated(tmp_path, monkeypatch, model_cache):
+    """Every test runs in its own folder with no studio settings from the environment, and
+    never writes to the user's cache."""
     for key in list(os.environ):
         if key.startswith("SFT_STUDIO_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("SFT_STUDIO_REVIEWER", "tester")
+    monkeypatch.setenv("SFT_STUDIO_CACHE", str(model_cache))
     monkeypatch.chdir(tmp_path)
 
 
@@ -95,11 +103,11 @@ from ui_helpers import browser, page  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
-def minilm():
+def minilm(model_cache):
     """The packaged all-MiniLM-L6-v2, loaded once for the run (Studio.use_encoder shares it)."""
     from studio.curation.embed import Encoder
 
-    return Encoder()
+    return Encoder(cache_dir=model_cache)
 
 
 @pytest.fixture(scope="session")

@@ -69,12 +69,36 @@ print(json.dumps({"name": e.name, "dim": e.dim, "shape": list(v.shape),
                    "shape": [2, 384], "precision": got["precision"]}
 
 
-def test_a_faster_precision_is_used_only_when_it_keeps_the_vectors(minilm):
-    from studio.curation.embed import MIN_COSINE
+def test_the_cpu_fast_path_gives_the_same_vectors_as_pytorch(minilm, model_cache):
+    from studio.curation.embed import MIN_COSINE, Encoder
 
-    assert minilm.precision in ("fp32", "bf16", "fp16")
-    if minilm.precision != "fp32":
-        assert minilm.min_cosine >= MIN_COSINE
+    # on a CPU the default is the fused ONNX graph, checked against PyTorch when it was built
+    assert minilm.backend == "onnx" and minilm.precision == "fp32"
+    assert minilm.min_cosine >= MIN_COSINE and str(model_cache) in minilm.why
+    texts = [row["input"] for row in ROWS] + ["ok", "x" * 3000]  # one truncated at 256 tokens
+    torch_enc = Encoder(backend="torch", cache_dir=model_cache)
+    assert torch_enc.backend == "torch"
+    assert torch_enc.precision in ("fp32", "bf16")  # bf16 only where the CPU runs it fast...
+    if torch_enc.precision != "fp32":
+        assert torch_enc.min_cosine >= MIN_COSINE  # ... and it keeps the vectors
+    cos = np.sum(minilm.encode(texts) * torch_enc.encode(texts), axis=1)
+    assert cos.min() >= MIN_COSINE
+    # a second load finds the cached export and does not import torch to use it
+    code = ("import sys, json; from studio.curation.embed import Encoder; e = Encoder(); "
+            "e.encode(['hi']); print(json.dumps([e.backend, 'torch' in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["onnx", False], out.stderr[-2000:]
+
+
+def test_the_onnx_path_refuses_models_it_cannot_reproduce(tiny_st_model, model_cache):
+    from studio.curation.embed import Encoder
+    from studio.errors import BadInput
+
+    with pytest.raises(BadInput, match="not a local BERT-family mean-pooling model"):
+        Encoder(str(tiny_st_model), backend="onnx", cache_dir=model_cache)
+    enc = Encoder(str(tiny_st_model), cache_dir=model_cache)  # auto: PyTorch instead
+    assert enc.backend == "torch" and enc.dim == 32
 
 
 def test_two_models_of_different_sizes_share_the_store(loaded, tiny_st_model):

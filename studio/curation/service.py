@@ -32,7 +32,7 @@ class CurationMixin:
         name = self.embedding_model(model)
         with self._encoders_lock:
             if name not in self._encoders:
-                self._encoders[name] = Encoder(model or name)
+                self._encoders[name] = Encoder(model or name, cache_dir=self.settings.cache_dir)
             return self._encoders[name]
 
     def use_encoder(self, encoder) -> None:
