@@ -34,6 +34,8 @@ bench: setup
 	$(BIN)/python benchmarks/generate_speed.py
 	$(BIN)/python benchmarks/corrupt_speed.py
 	$(BIN)/python benchmarks/corrupt_realism.py
+	$(BIN)/python benchmarks/embed_speed.py
+	$(BIN)/python benchmarks/dedupe_speed.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

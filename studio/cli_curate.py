@@ -95,10 +95,11 @@ def _similar(s, a):
 def _clusters(s, a):
     if a.cluster is not None:
         rows = s.cluster(a.cluster)
+        role = ["canonical" if r["duplicate_of"] is None else r["duplicate_kind"] for r in rows]
         return {"cluster_id": a.cluster, "rows": rows}, "\n".join(
-            f"  #{r['id']:<6} {'canonical' if r['duplicate_of'] is None else r['duplicate_kind']:<9} "
+            f"  #{r['id']:<6} {k:<9} "
             f"{'' if r['similarity'] is None else format(r['similarity'], '.3f'):>5}  "
-            f"{r['status']:<8} {_short(r['input'], 70)}" for r in rows)
+            f"{r['status']:<8} {_short(r['input'], 70)}" for r, k in zip(rows, role))
     r = s.clusters(task=a.task, limit=a.limit)
     lines = [f"{r['total']} clusters"] + [
         f"  cluster {c['cluster_id']:<6} {c['size']} rows ({c['kinds']}), canonical: "

@@ -31,6 +31,8 @@ class Settings:
     prices_file: Path | None = None
     # Where derived model files go (the embedding model's ONNX export); None: ~/.cache/sft-studio.
     cache_dir: Path | None = None
+    # The embedding model for embed, dedupe and similar (None: the store's last, else MiniLM).
+    embed_model: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -43,6 +45,7 @@ class Settings:
             teacher_model=env.get("OPENAI_MODEL") or None,
             prices_file=Path(env["SFT_STUDIO_PRICES"]) if env.get("SFT_STUDIO_PRICES") else None,
             cache_dir=Path(env["SFT_STUDIO_CACHE"]) if env.get("SFT_STUDIO_CACHE") else None,
+            embed_model=env.get("SFT_STUDIO_EMBED_MODEL") or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

@@ -119,7 +119,9 @@ def plan_dedupe(rows: dict[str, np.ndarray], vectors: np.ndarray, threshold: flo
     def cos(a, b):
         return float(unique_vecs[text_of[a]] @ unique_vecs[text_of[b]])
 
-    for r in rank_order(rows):
+    order = rank_order(rows)
+    linked = np.isin(exact_of, list(exact_members)) | np.isin(text_of, list(sem_adj))
+    for r in order[linked[order]].tolist():  # rows with no link can claim nobody
         if claimed[r]:
             continue
         candidates = {m: "exact" for m in exact_members.get(exact_of[r], ())}
@@ -151,9 +153,9 @@ def _cap_variants(rows, dup, sim, kind, pinned, cap, cos):
     parent = _ints(rows["parent_id"])
     anchors = set(dup[dup >= 0].tolist())
     by_parent: dict[int, list[int]] = {}
-    for r in rank_order(rows):
-        if dup[r] < 0 and parent[r] >= 0:
-            by_parent.setdefault(int(parent[r]), []).append(int(r))
+    order = rank_order(rows)
+    for r in order[(dup[order] < 0) & (parent[order] >= 0)].tolist():
+        by_parent.setdefault(int(parent[r]), []).append(r)
     for children in by_parent.values():
         best = children[0]
         kept = 0

@@ -70,7 +70,7 @@ class Encoder:
         self.name, self.source = resolve_model(spec)
         self.spec = spec or DEFAULT_MODEL
         self.device = device or ("cpu" if not _nvidia_present() else None)
-        self.backend = self.model = self._onnx = None
+        self.backend = self.model = self._onnx = self.files = None
         self.precision, self.min_cosine, self.why = "fp32", 1.0, ""
         t0 = time.perf_counter()
         folder = Path(self.source)
@@ -101,8 +101,10 @@ class Encoder:
                 if check["min_cosine"] >= MIN_COSINE:
                     self._onnx = onnx_encoder.OnnxEncoder(folder, out)
                     self.backend, self.min_cosine = "onnx", check["min_cosine"]
-                    self.why = (f"ONNX Runtime, fused fp32 graph cached in {out}; min cosine "
-                                f"to PyTorch on the calibration set {check['min_cosine']:.5f}")
+                    self.files = out
+                    self.why = (f"ONNX Runtime on a fused fp32 graph (exported once into the "
+                                f"cache); min cosine to PyTorch on the calibration set "
+                                f"{check['min_cosine']:.5f}")
                     return
                 self.why = (f"ONNX path refused: min cosine {check['min_cosine']:.4f} < "
                             f"{MIN_COSINE}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 from studio.errors import BadInput, Conflict, NotFound
@@ -21,7 +20,7 @@ class CurationMixin:
         this store embedded with, else all-MiniLM-L6-v2."""
         from studio.curation.embed import resolve_model
 
-        chosen = (model or os.environ.get("SFT_STUDIO_EMBED_MODEL")
+        chosen = (model or self.settings.embed_model
                   or self.store.get_setting("embedding_model"))
         return resolve_model(chosen)[0]
 

@@ -124,7 +124,8 @@ class VectorsMixin:
             "id": pa.array(result["id"], pa.int64()),
             "dup": pa.array(result["duplicate_of"], pa.int64(),
                             mask=result["duplicate_of"] < 0),
-            "sim": pa.array(result["similarity"], pa.float64(), mask=np.isnan(result["similarity"])),
+            "sim": pa.array(result["similarity"], pa.float64(),
+                            mask=np.isnan(result["similarity"])),
             "cluster": pa.array(result["cluster_id"], pa.int64()),
             "kind": pa.array(result["kind"], pa.string()),
         })
@@ -150,10 +151,10 @@ class VectorsMixin:
         return dict(rows[0], created_at=iso(rows[0]["created_at"])) if rows else None
 
     def cluster_rows(self, cluster_id: int) -> list[dict]:
-        return self._all(
+        return [dict(r, created_at=iso(r["created_at"])) for r in self._all(
             "SELECT id, input, output, status, source, parent_id, duplicate_of, similarity, "
             "duplicate_kind, cluster_id, created_at FROM examples WHERE cluster_id = ? "
-            "ORDER BY duplicate_of IS NOT NULL, similarity DESC, id", [cluster_id])
+            "ORDER BY duplicate_of IS NOT NULL, similarity DESC, id", [cluster_id])]
 
     def clusters(self, task: str, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
         """The task's duplicate clusters, biggest first: canonical row and member count."""

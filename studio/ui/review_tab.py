@@ -156,6 +156,7 @@ def build_review_tab(gr, settings, studio, task_box, header):
     def find_similar(example_id, progress=gr.Progress()):
         if example_id is None:
             raise gr.Error("No example selected.")
+
         def report(done, total):
             if total:
                 progress((done, total), desc="embedding the task's new rows")
@@ -198,7 +199,6 @@ def build_review_tab(gr, settings, studio, task_box, header):
     cancel.click(lambda: (None, gr.update(visible=False)), None, [pending_bulk, confirm_box],
                  api_name=False)
     return {"restart": (restart, queue, view_out)}
-
 
 
 def _duplicate_line(row: dict) -> str:
