@@ -219,9 +219,17 @@ def nearest_histogram(vectors: np.ndarray, family: np.ndarray, low: float = 0.8,
     """How many rows have their nearest row of another family at each cosine, from `low` up
     (the rows below count as one bin): what a threshold would catch, at a glance."""
     best = nearest_cosines(vectors, family)
-    edges = np.round(np.arange(low, 1.0 + step / 2, step), 4)
+    edges = _edges(low, step)
     counts = [int((best < low).sum())] + [
         int(((best >= a) & (best < b if b < 1.0 else best <= 1.0 + 1e-6)).sum())
         for a, b in zip(edges[:-1], edges[1:])]
-    return {"low": low, "step": step, "bins": [f"<{low:.2f}"] + [f"{a:.2f}" for a in edges[:-1]],
-            "counts": counts}
+    return {"low": low, "step": step, "bins": histogram_bins(low, step), "counts": counts}
+
+
+def histogram_bins(low: float = 0.8, step: float = 0.01) -> list[str]:
+    """The histogram's bin labels, lowest first."""
+    return [f"<{low:.2f}"] + [f"{a:.2f}" for a in _edges(low, step)[:-1]]
+
+
+def _edges(low: float, step: float) -> np.ndarray:
+    return np.round(np.arange(low, 1.0 + step / 2, step), 4)

@@ -10,6 +10,8 @@ MEMBER_COLUMNS = ["id", "role", "cosine", "status", "source", "input"]
 
 
 def build_curate_tab(gr, settings, studio, task_box, header):
+    from studio.curation.dedupe import histogram_bins
+
     gr.Markdown("Every input and output gets a vector (cached: unchanged text is never embedded "
                 "again). **Dedupe** marks rows that repeat another row of the task: the "
                 "**canonical** row stays, the others point at it and are skipped by export and "
@@ -30,7 +32,8 @@ def build_curate_tab(gr, settings, studio, task_box, header):
     dedupe_note = gr.Markdown(elem_id="dedupe-note")
     nearest_plot = gr.BarPlot(x="cosine", y="rows", color="at the threshold", visible=False,
                               label="Rows by the cosine of their nearest row of another family",
-                              x_label_angle=-50, sort="x", elem_id="dup-nearest-plot")
+                              x_label_angle=-50, sort=histogram_bins(),
+                              elem_id="dup-nearest-plot")
     clusters = gr.Dataframe(headers=CLUSTER_COLUMNS, interactive=False, wrap=True,
                             label="Duplicate clusters (click one to see its rows)",
                             column_widths=["9%", "6%", "14%", "10%", "51%", "10%"],
