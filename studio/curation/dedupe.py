@@ -124,12 +124,13 @@ def plan_dedupe(rows: dict[str, np.ndarray], vectors: np.ndarray, threshold: flo
     for r in order[linked[order]].tolist():  # rows with no link can claim nobody
         if claimed[r]:
             continue
+        claimed[r] = True  # canonical from here on: nobody later can claim it
         candidates = {m: "exact" for m in exact_members.get(exact_of[r], ())}
         for t, _s in sem_adj.get(text_of[r], ()):
             for m in rows_of_text.get(t, (first[t],)):
                 candidates.setdefault(m, "semantic")
         for m, k in candidates.items():
-            if m == r or claimed[m] or pinned[m] or family[m] == family[r]:
+            if claimed[m] or pinned[m] or family[m] == family[r]:
                 continue
             claimed[m] = True
             dup[m], kind[m], sim[m] = r, k, cos(r, m)
