@@ -73,8 +73,8 @@ def test_an_edited_builtin_is_stored_under_a_name_of_its_own(studio):
 def test_fit_noise_from_the_store_and_from_a_file(cli, tmp_path):
     j(cli("init", "--sample", "--json"))
     fitted = j(cli("fit-noise", "--from-status", "pending", "--name", "mine", "--json"))
-    assert fitted["texts"] == 38 and not fitted["with_clean"]
-    assert 0 < fitted["profile"]["lower"] < 1 and fitted["profile"]["fitted"]["texts"] == 38
+    assert fitted["texts"] == 45 and not fitted["with_clean"]
+    assert 0 < fitted["profile"]["lower"] < 1 and fitted["profile"]["fitted"]["texts"] == 45
     out = tmp_path / "p.toml"
     paired = j(cli("fit-noise", "--file", str(PAIRS), "--name", "pairs", "--out", str(out),
                    "--json"))
