@@ -100,9 +100,12 @@ def plan_dedupe(rows: dict[str, np.ndarray], vectors: np.ndarray, threshold: flo
     """`rows` from Store.dedupe_rows (id order); `vectors` the unit input vector of each row."""
     n = len(rows["id"])
     ids = rows["id"].astype(np.int64)
-    # One vector per distinct input: rows with the same text share it.
+    # One vector per distinct input: rows with the same text share it. Usually every input is
+    # distinct, and then the matrix is used as it is rather than copied.
     _, first, text_of = np.unique(rows["text_hash"], return_index=True, return_inverse=True)
-    unique_vecs = vectors[first] if n else vectors
+    if len(first) == n:
+        first = text_of = np.arange(n)
+    unique_vecs = vectors if len(first) == n else vectors[first]
     pairs = find_pairs(unique_vecs, threshold, method=method, on_progress=on_progress)
     sem_adj = _adjacency(len(first), pairs)
     rows_of_text = _groups(text_of)

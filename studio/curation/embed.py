@@ -79,7 +79,7 @@ class Encoder:
                            default_cache())
         if self.backend is None:
             self._load_torch()
-            if precision != "fp32" and self.min_cosine == 1.0:
+            if precision != "fp32":
                 self._choose_precision(precision)
         self.dim = self._onnx.dim if self._onnx is not None else self._torch_dim()
         self.load_seconds = time.perf_counter() - t0

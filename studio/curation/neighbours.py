@@ -148,15 +148,11 @@ def _kmeans_pairs(x, threshold, probes, cluster_size, seed, on_progress):
     # Angle bound: a partner y of x (angle <= t) filed in cluster c (angle(y, c) <= r_c) lies in
     # a cluster with angle(x, c) <= t + r_c; clusters beyond that are skipped for x.
     home_angle = np.arccos(np.clip(near_sim[:, 0], -1, 1))
-    radius = np.full(k, -np.inf, np.float32)
-    order = np.argsort(home, kind="stable")
-    starts = np.searchsorted(home[order], np.arange(k))
-    nonempty = np.bincount(home, minlength=k) > 0
-    radius[nonempty] = np.maximum.reduceat(home_angle[order], starts[nonempty])
+    members = _group(home, k)
+    radius = np.array([home_angle[m].max() if len(m) else -np.inf for m in members])
     reach = math.acos(threshold) + radius
     probe_ok = np.arccos(np.clip(near_sim[:, :probes], -1, 1)) <= reach[near[:, :probes]]
     probe_ok[:, 0] = True
-    members = _group(home, k)
     askers = _group(near[:, :probes][probe_ok], k, rows=np.nonzero(probe_ok)[0])
     found = []
     for c in range(k):
