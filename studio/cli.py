@@ -12,6 +12,7 @@ import os
 import sys
 
 from studio import cli_curate, cli_noise
+from studio.display import shorten
 from studio.errors import BadInput
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process.
@@ -169,9 +170,9 @@ def _list(s, a):
                offset=a.offset)
     lines = [f"{r['total']} matching" + (f", showing {len(r['rows'])}" if r["rows"] else "")]
     for row in r["rows"]:
-        out = "(no output)" if row["output"] is None else _short(row["output"], 50)
+        out = "(no output)" if row["output"] is None else shorten(row["output"], 50)
         lines.append(f"#{row['id']:<6} {row['status']:<8} {row['source']:<9} "
-                     f"{_short(row['input'], 60)}  ->  {out}")
+                     f"{shorten(row['input'], 60)}  ->  {out}")
     return r, "\n".join(lines)
 
 
@@ -309,7 +310,7 @@ def _jobs(s, a):
     if a.failures is not None:
         rows = s.job_failures(a.failures)
         return {"job": a.failures, "failures": rows}, "\n".join(
-            f"item {r['idx']}: {r['error']}" + (f"\n    raw: {_short(r['raw'], 100)}"
+            f"item {r['idx']}: {r['error']}" + (f"\n    raw: {shorten(r['raw'], 100)}"
                                                  if r["raw"] else "") for r in rows) or "none"
     jobs = [_job_out(j) for j in s.jobs()]
     return {"jobs": jobs}, "\n".join(_job_line(j) for j in jobs) or "no jobs yet"
@@ -363,11 +364,6 @@ COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "s
             "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
             "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS,
             **cli_curate.COMMANDS}
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
+from studio.display import shorten
+
 
 def add_parsers(cmd) -> None:
     sp = cmd("embed", "embed every input and output not embedded yet, in every task unless --task "
@@ -88,7 +90,7 @@ def _similar(s, a):
     for n in r["neighbours"]:
         dup = f" dup of #{n['duplicate_of']}" if n["duplicate_of"] is not None else ""
         lines.append(f"  {n['similarity']:.3f}  #{n['id']:<6} {n['status']:<8}{dup}  "
-                     f"{_short(n['input'], 70)}")
+                     f"{shorten(n['input'], 70)}")
     return r, "\n".join(lines)
 
 
@@ -99,11 +101,11 @@ def _clusters(s, a):
         return {"cluster_id": a.cluster, "rows": rows}, "\n".join(
             f"  #{r['id']:<6} {k:<9} "
             f"{'' if r['similarity'] is None else format(r['similarity'], '.3f'):>5}  "
-            f"{r['status']:<8} {_short(r['input'], 70)}" for r, k in zip(rows, role))
+            f"{r['status']:<8} {shorten(r['input'], 70)}" for r, k in zip(rows, role))
     r = s.clusters(task=a.task, limit=a.limit)
     lines = [f"{r['total']} clusters"] + [
         f"  cluster {c['cluster_id']:<6} {c['size']} rows ({c['kinds']}), canonical: "
-        f"{_short(c['canonical_input'], 60)}" for c in r["clusters"]]
+        f"{shorten(c['canonical_input'], 60)}" for c in r["clusters"]]
     return r, "\n".join(lines)
 
 
@@ -111,11 +113,6 @@ def _canonical(s, a):
     r = s.choose_canonical(a.id)
     return r, (f"#{a.id} is now the canonical row of its cluster; "
                f"{len(r['members']) - 1} rows point at it")
-
-
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 COMMANDS = {"embed": _embed, "dedupe": _dedupe, "similar": _similar, "clusters": _clusters,

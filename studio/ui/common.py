@@ -1,4 +1,5 @@
-"""What every tab shares: filters, the reviewer's name, error translation, the header."""
+"""What every tab shares: filters, the reviewer's name, error translation, progress, the
+header."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def ui_errors(fn):
             raise gr.Error(str(e), print_exception=False) from None
 
     return wrapper
+
+
+def progress_reporter(progress, desc: str):
+    """An on_progress(done, total) callback that drives a gr.Progress (silent while total is 0:
+    nothing to do)."""
+    def report(done, total):
+        if total:
+            progress((done, total), desc=desc)
+    return report
 
 
 def header_markdown(studio, task: str | None) -> str:

@@ -3,7 +3,8 @@ dry-run count first), browse the clusters and pick a different canonical row in 
 
 import html
 
-from studio.ui.common import header_markdown, reviewer, ui_errors
+from studio.display import shorten
+from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 
 CLUSTER_COLUMNS = ["cluster", "rows", "kinds", "lowest cosine", "canonical row", "status"]
 MEMBER_COLUMNS = ["id", "role", "cosine", "status", "source", "input"]
@@ -53,25 +54,19 @@ def build_curate_tab(gr, settings, studio, task_box, header):
             return []
         r = studio.clusters(task=task, limit=200)
         return [[c["cluster_id"], c["size"], c["kinds"], round(c["min_similarity"] or 1.0, 3),
-                 _short(c["canonical_input"]), c["canonical_status"]] for c in r["clusters"]]
+                 shorten(c["canonical_input"]), c["canonical_status"]] for c in r["clusters"]]
 
     def member_rows(cluster_id):
         if cluster_id is None:
             return []
         return [[m["id"], "canonical" if m["duplicate_of"] is None else m["duplicate_kind"],
                  None if m["similarity"] is None else round(m["similarity"], 3), m["status"],
-                 m["source"], _short(m["input"])] for m in studio.cluster(int(cluster_id))]
-
-    def progress_fn(progress, desc):
-        def report(done, total):
-            if total:
-                progress((done, total), desc=desc)
-        return report
+                 m["source"], shorten(m["input"])] for m in studio.cluster(int(cluster_id))]
 
     @ui_errors
     def embed(name, task, progress=gr.Progress()):
         r = studio.embed(model=name.strip() or None, task=task or None,
-                         on_progress=progress_fn(progress, "embedding"))
+                         on_progress=progress_reporter(progress, "embedding"))
         held = ", ".join(f"{m['name']}: {m['vectors']} vectors of {m['dim']}" for m in r["cached"])
         how = f" on {r['device']} in {r['precision']}" if r["embedded"] else ""
         return (f"Embedded **{r['embedded']}** new texts with `{html.escape(r['model'])}`{how} "
@@ -83,11 +78,11 @@ def build_curate_tab(gr, settings, studio, task_box, header):
             if not task:
                 raise gr.Error("Pick a task first.")
             model_name = name.strip() or None
-            studio.embed(model=model_name, task=task, on_progress=progress_fn(progress,
+            studio.embed(model=model_name, task=task, on_progress=progress_reporter(progress,
                                                                                 "embedding"))
             r = studio.dedupe(task=task, threshold=float(t), max_variants=int(k) or None,
                               dry_run=dry_run, model=model_name, histogram=True,
-                              on_progress=progress_fn(progress, "comparing"))
+                              on_progress=progress_reporter(progress, "comparing"))
             dups = r["exact"] + r["semantic"] + r["variants"]
             verb = "Would mark" if dry_run else "Marked"
             note = (f"{verb} **{dups}** of {r['rows']} rows as duplicates in **{r['clusters']}** "
@@ -140,8 +135,3 @@ def _nearest_plot(gr, hist: dict | None, threshold: float):
     frame = pd.DataFrame({"cosine": bins, "rows": hist["counts"],
                           "at the threshold": ["below" if b else "at or above" for b in below]})
     return gr.update(value=frame, visible=True)
-
-
-def _short(text: str | None, n: int = 120) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"

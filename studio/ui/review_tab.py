@@ -2,8 +2,8 @@
 
 import html
 
-from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, filters, header_markdown, reviewer, \
-    ui_errors
+from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, filters, header_markdown, \
+    progress_reporter, reviewer, ui_errors
 
 KEY_HELP = ("Keys: **A** approve · **R** reject · **S** skip · **E** edit output "
             "(Esc leaves the box, Ctrl+Enter saves) · **U** undo · **J**/**K** next/previous · "
@@ -157,11 +157,8 @@ def build_review_tab(gr, settings, studio, task_box, header):
         if example_id is None:
             raise gr.Error("No example selected.")
 
-        def report(done, total):
-            if total:
-                progress((done, total), desc="embedding the task's new rows")
-
-        r = studio.similar(int(example_id), k=10, on_progress=report)
+        r = studio.similar(int(example_id), k=10, on_progress=progress_reporter(
+            progress, "embedding the task's new rows"))
         rows = [[n["id"], n["similarity"], n["status"], n["source"], n["duplicate_of"],
                  n["input"]] for n in r["neighbours"]]
         return gr.update(visible=True, value=rows)
