@@ -23,7 +23,7 @@ def schema_for(key: str, labels: tuple[str, ...] = ()) -> dict:
 def parse_answer(text: str, key: str, *, labels: tuple[str, ...] = (),
                  finish_reason: str | None = None) -> str:
     """The value of `key` in the answer, or ParseError saying why not."""
-    obj = _json_object(text)
+    obj = json_object(text)
     if obj is None:
         cut = " (the answer was cut off at max_tokens)" if finish_reason == "length" else ""
         raise ParseError(f"no JSON object in the answer{cut}")
@@ -42,7 +42,7 @@ def parse_answer(text: str, key: str, *, labels: tuple[str, ...] = (),
     return value
 
 
-def _json_object(text: str) -> dict | None:
+def json_object(text: str) -> dict | None:
     text = text.strip()
     candidates = [text] + _FENCE.findall(text)
     start, end = text.find("{"), text.rfind("}")

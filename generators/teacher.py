@@ -221,6 +221,19 @@ class Teacher:
         return out
 
 
+def run_sync(coro):
+    """asyncio.run from synchronous code, even in a thread whose event loop is running (a
+    notebook, a browser-test driver): the coroutine then gets a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _answer(resp, start: float, attempt: int) -> Answer:
     latency = (time.perf_counter() - start) * 1000
     if not getattr(resp, "choices", None):

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from studio import cli_curate, cli_noise
+from studio import cli_curate, cli_noise, cli_score
 from studio.display import shorten
 from studio.errors import BadInput
 
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_noise.add_parsers(cmd)
     cli_curate.add_parsers(cmd)
+    cli_score.add_parsers(cmd)
 
     sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
              task=True)
@@ -179,10 +180,17 @@ def _list(s, a):
 def _show(s, a):
     row = s.get(a.id)
     row["history"] = s.history(a.id)
+    row["scores"] = s.explain_scores(a.id)
     text = (f"#{row['id']} {row['task']} {row['status']} ({row['source']})\n"
             f"input:  {row['input']}\noutput: {row['output']}\n"
+            + "".join(f"  {c['name']:<12} {_num(c['value']):>7}  "
+                      f"{c['detail'] or c['about']}\n" for c in row["scores"])
             + "\n".join(f"  {h['at']} {h['reviewer']} {h['action']}" for h in row["history"]))
     return row, text
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def _review(s, a):
@@ -363,7 +371,7 @@ COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "s
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
             "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
             "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS,
-            **cli_curate.COMMANDS}
+            **cli_curate.COMMANDS, **cli_score.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,12 @@ class Conflict(StudioError):
     """The action does not fit the row's current state (approving a row without an output...)."""
 
 
+class TeacherFailed(StudioError):
+    """The teacher endpoint refused the key or the model, or could not be reached."""
+
+    exit_code = 4
+
+
 class StoreLocked(StudioError):
     """Another process holds the DuckDB file."""
 

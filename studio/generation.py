@@ -271,6 +271,8 @@ def build_items(studio, job: dict, recipe, states: dict[int, str]):
 
 def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress=None) -> dict:
     """Run (or resume) a claimed job to its end in this thread; returns the job as stored."""
+    from generators.teacher import run_sync
+
     store, job_id = studio.store, job["id"]
     key = _key(store.path, job_id)
     _RUNNING.add(key)
@@ -278,8 +280,8 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
     try:
         writer, items, budget, recipe = _prepare(studio, job, teacher_config, on_progress)
         writer.start()
-        status, error = asyncio.run(_main(studio, job, teacher_config, writer, items, budget,
-                                          recipe, stop))
+        status, error = run_sync(_main(studio, job, teacher_config, writer, items, budget,
+                                       recipe, stop))
     except Exception as e:  # recorded on the job, then raised for the face to show
         error = f"{type(e).__name__}: {e}"
         raise

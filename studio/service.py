@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from studio.curation.scoring_service import ScoringMixin
 from studio.curation.service import CurationMixin
 from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash, plan_import
@@ -19,14 +20,22 @@ SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = {  # file -> task
     "tweets_clean.jsonl": "tweet-summary",
     "tweets_messy.jsonl": "tweet-summary",
+    "tweets_drafts.jsonl": "tweet-summary",
     "support.jsonl": "support-answer",
     "sentiment.jsonl": "sentiment",
     "products.jsonl": "product-description",
 }
 ACTIONS = {"approve": "approved", "reject": "rejected", "reset": "pending"}
+ORDERS = ("id", "uncertainty")
 
 
-class Studio(CurationMixin):
+def _order(order: str) -> str:
+    if order not in ORDERS:
+        raise BadInput(f"unknown order {order!r}; use {' or '.join(ORDERS)}")
+    return order
+
+
+class Studio(CurationMixin, ScoringMixin):
     """One project: a store file plus the operations on it.
 
         with Studio.open("studio.duckdb") as s:
@@ -130,14 +139,28 @@ class Studio(CurationMixin):
             raise NotFound(f"no example with id {example_id}")
         return row
 
-    def neighbor(self, example_id: int | None, step: int = 1, **filters) -> int | None:
-        """The next (step=1) or previous (step=-1) example matching the filters, wrapping."""
+    def neighbor(self, example_id: int | None, step: int = 1, *, order: str = "id",
+                 **filters) -> int | None:
+        """The next (step=1) or previous (step=-1) example matching the filters, wrapping.
+        order: "id", or "uncertainty" (quality nearest the auto-review thresholds first)."""
+        if _order(order) == "uncertainty":
+            return self.store.uncertain_neighbor(example_id, step,
+                                                 self._order_thresholds(filters), **filters)
         return self.store.neighbor_id(example_id, step, **filters)
 
-    def position(self, example_id: int, **filters) -> tuple[int, int, bool]:
+    def position(self, example_id: int, *, order: str = "id",
+                 **filters) -> tuple[int, int, bool]:
         """(position of the example among the matching ones, how many match, whether it
         matches)."""
+        if _order(order) == "uncertainty":
+            return self.store.uncertain_rank(example_id, self._order_thresholds(filters),
+                                             **filters)
         return self.store.rank(example_id, **filters)
+
+    def _order_thresholds(self, filters: dict) -> tuple[float, float]:
+        from studio.curation.scoring import DEFAULT_THRESHOLDS
+
+        return self.thresholds(filters["task"]) if filters.get("task") else DEFAULT_THRESHOLDS
 
     def history(self, example_id: int | None = None) -> list[dict]:
         return self.store.reviews(example_id)
@@ -234,6 +257,14 @@ class Studio(CurationMixin):
             actions = self.store.last_undoable(reviewer)
             if not actions:
                 raise Conflict("nothing to undo")
+            self._revert(actions, by)
+        return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
+                "reviewer": actions[0]["reviewer"]}
+
+    def _revert(self, actions: list[dict], by: str) -> None:
+        """Undo audited actions (one action, or a whole batch), refusing if a later action on
+        one of the rows, outside the batch, would be lost."""
+        with self.store.transaction():
             for act in actions:
                 later = self.store.changed_after(act["example_id"], act["id"])
                 if later and (act["batch_id"] is None or later["batch_id"] != act["batch_id"]):
@@ -247,8 +278,6 @@ class Studio(CurationMixin):
                 self.store.append_review(act["example_id"], by, "undo", act["after"],
                                          act["before"], undoes=act["id"],
                                          batch_id=act.get("batch_id"))
-        return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
-                "reviewer": actions[0]["reviewer"]}
 
     # -- generation ------------------------------------------------------------------------
 

@@ -52,6 +52,23 @@ def cli(capsys, db):
     return run
 
 
+@pytest.fixture
+def server():
+    """server(**options) starts a loopback OpenAI-compatible teacher (stopped after the test)."""
+    from teacher_server import TeacherServer
+
+    servers = []
+
+    def start(**kw):
+        s = TeacherServer(**kw).start()
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
 def run_cli(*args, env=None, cwd=None):
     """Run `python -m studio` in a separate process."""
     full_env = {**os.environ, **(env or {})}

@@ -30,8 +30,9 @@ def prompt_hash(messages: list[dict]) -> str:
 class TeacherServer:
     def __init__(self, *, latency: float = 0.0, faults: dict[str, float] | None = None,
                  retry_after: float = 0.05, structured: bool = True, api_key: str | None = None,
-                 seed: int = 0, port: int = 0):
+                 seed: int = 0, port: int = 0, judge=None):
         self.latency, self.faults, self.retry_after = latency, dict(faults or {}), retry_after
+        self.judge = judge  # judge(input, output) -> a dict, or a str sent as the raw answer
         self.structured, self.api_key, self.port = structured, api_key, port
         unknown = set(self.faults) - set(FAULTS)
         if unknown:
@@ -145,8 +146,9 @@ class TeacherServer:
             await asyncio.sleep(30)
         if fault == "garbage_body":
             return 200, {}, b'{"id": "cmpl", "choices": [ {"message": <<garbled'
+        answer = self._answer(req)
         content = "I think the answer is: maybe?" if fault == "bad_answer" else \
-            json.dumps(self._answer(req))
+            answer if isinstance(answer, str) else json.dumps(answer)
         self.answered[h] += 1
         words = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
         return 200, {}, {
@@ -165,9 +167,12 @@ class TeacherServer:
             roll -= p
         return None
 
-    def _answer(self, req: dict) -> dict:
-        """{"input": ...} or {"output": ...}, as the schema or the prompt asks."""
+    def _answer(self, req: dict) -> dict | str:
+        """{"input": ...} or {"output": ...}, as the schema or the prompt asks; for a judge's
+        question, {"rating": N, "reason": ...} (or whatever `judge` returns)."""
         messages = req["messages"]
+        if '"rating"' in messages[-1]["content"]:
+            return self._judgement(messages[-1]["content"])
         h = hashlib.sha256((json.dumps(messages, sort_keys=True) + str(req.get("seed")))
                            .encode()).hexdigest()
         prompt = messages[-1]["content"]
@@ -181,6 +186,19 @@ class TeacherServer:
             return {"output": enum[int(h, 16) % len(enum)]}
         text = prompt.split("Input", 1)[-1].split(":\n", 1)[-1].split("\n\nAnswer")[0]
         return {"output": "Summary: " + " ".join(text.split()[:8])}
+
+
+    def _judgement(self, prompt: str) -> dict | str:
+        """Rate the example in a judge's prompt: `judge` decides if given; otherwise 5 for an
+        output of four words or more that is not the input, 2 for the rest."""
+        text = prompt.split("\nInput:\n", 1)[-1]
+        given, output = text.split("\n\nOutput:\n", 1)
+        output = output.split("\n\nAnswer with a JSON object", 1)[0]
+        if self.judge is not None:
+            return self.judge(given, output)
+        ok = len(output.split()) >= 4 and output.strip() != given.strip()
+        return {"rating": 5 if ok else 2, "reason": "clear and faithful" if ok else
+                "too short or a copy of the input"}
 
 
 def main():

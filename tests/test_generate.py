@@ -12,21 +12,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from teacher_server import TeacherServer, prompt_hash
-
-
-@pytest.fixture
-def server():
-    servers = []
-
-    def start(**kw):
-        s = TeacherServer(**kw).start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
+from teacher_server import prompt_hash
 
 
 @pytest.fixture

@@ -80,6 +80,29 @@ def nearest_cosines(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return best
 
 
+def nearest_other(x: np.ndarray, *, probes: int = 3, cluster_size: int = 1000,
+                  seed: int = 0) -> np.ndarray:
+    """Each row's highest cosine to any other row (-1 for a lone row): exact up to EXACT_LIMIT
+    rows, else among the members of its `probes` nearest k-means buckets (a lower bound)."""
+    n = len(x)
+    if n <= EXACT_LIMIT:
+        return nearest_cosines(x, np.arange(n))
+    k = max(2, min(n // 2, round(n / cluster_size)))
+    cent = spherical_kmeans(x, k, seed=seed)
+    near, _ = _nearest(x, cent, probes=max(2, min(probes, k)))
+    members = _group(near[:, 0], k)
+    askers = _group(near.ravel(), k, rows=np.repeat(np.arange(n), near.shape[1]))
+    best = np.full(n, -1.0, np.float32)
+    for c in range(k):
+        d, q = members[c], askers[c]
+        if len(d) == 0 or len(q) == 0:
+            continue
+        sims = x[q] @ x[d].T
+        sims[q[:, None] == d[None, :]] = -1.0
+        best[q] = np.maximum(best[q], sims.max(axis=1))
+    return best
+
+
 # -- exact ---------------------------------------------------------------------------------
 
 def _exact(x, threshold, on_progress):

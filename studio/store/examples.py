@@ -166,7 +166,10 @@ class ExamplesMixin:
         return out
 
     def update_example(self, example_id: int, fields: dict) -> None:
-        self._update_row("examples", example_id, fields, EDITABLE, "meta")
+        with self.transaction():
+            self._update_row("examples", example_id, fields, EDITABLE, "meta")
+            if "input" in fields or "output" in fields:  # its scores described the old text
+                self.clear_scores([example_id])
 
     def delete_examples(self, ids: list[int]) -> None:
         with self.transaction():

@@ -92,6 +92,28 @@ class JobsMixin:
     def teacher_call_count(self) -> int:
         return self._one("SELECT count(*) FROM teacher_calls")[0]
 
+    def save_teacher_calls(self, calls: list[dict], job_id: int | None = None,
+                           now=None) -> None:
+        """Answers for the cache (a hash already stored keeps its first answer)."""
+        if not calls:
+            return
+        import pyarrow as pa
+
+        table = pa.table({
+            "request_hash": [c["request_hash"] for c in calls],
+            "model": [c["model"] for c in calls],
+            "request": [dumps(c["request"]) for c in calls],
+            "response": [c["response"] for c in calls],
+            "finish_reason": pa.array([c.get("finish_reason") for c in calls], pa.string()),
+            "tokens_in": pa.array([c["tokens_in"] for c in calls], pa.int64()),
+            "tokens_out": pa.array([c["tokens_out"] for c in calls], pa.int64()),
+            "latency_ms": pa.array([c.get("latency_ms") for c in calls], pa.float64()),
+        })
+        self._scan("_calls", table,
+                   "INSERT INTO teacher_calls SELECT request_hash, model, request, "
+                   "response, finish_reason, tokens_in, tokens_out, latency_ms, ?, ? "
+                   "FROM _calls ON CONFLICT DO NOTHING", [job_id, now or utcnow()])
+
     # -- one writer's batch ----------------------------------------------------------------
 
     def write_generation_batch(self, job_id: int, *, calls: list[dict], new_rows: list[dict],
@@ -103,21 +125,7 @@ class JobsMixin:
 
         now = utcnow()
         with self.transaction():
-            if calls:
-                table = pa.table({
-                    "request_hash": [c["request_hash"] for c in calls],
-                    "model": [c["model"] for c in calls],
-                    "request": [dumps(c["request"]) for c in calls],
-                    "response": [c["response"] for c in calls],
-                    "finish_reason": pa.array([c.get("finish_reason") for c in calls], pa.string()),
-                    "tokens_in": pa.array([c["tokens_in"] for c in calls], pa.int64()),
-                    "tokens_out": pa.array([c["tokens_out"] for c in calls], pa.int64()),
-                    "latency_ms": pa.array([c.get("latency_ms") for c in calls], pa.float64()),
-                })
-                self._scan("_calls", table,
-                           "INSERT INTO teacher_calls SELECT request_hash, model, request, "
-                           "response, finish_reason, tokens_in, tokens_out, latency_ms, ?, ? "
-                           "FROM _calls ON CONFLICT DO NOTHING", [job_id, now])
+            self.save_teacher_calls(calls, job_id, now)
             # An item points at the row it made: new rows in order, outputs by id (a row a
             # person filled in meanwhile is left alone and the item says so). A new row that
             # repeats a stored one exactly is not stored twice.
@@ -187,6 +195,7 @@ class JobsMixin:
                        "UPDATE examples SET output = u.output, content_hash = u.content_hash, "
                        "meta = u.meta, updated_at = ? FROM _outputs u "
                        "WHERE examples.id = u.id AND examples.output IS NULL", [now])
+            self.clear_scores([o["id"] for o in todo])
         return {o["id"] for o in todo}
 
 

@@ -195,5 +195,12 @@ def m005_embeddings(con) -> None:
     )
 
 
+def m006_score_details(con) -> None:
+    # Why a score is what it is: a flagged check's finding, the judge's one-line reason, or why
+    # the judge's answer could not be read (its value is then NULL: a failure, never a guess).
+    con.execute("ALTER TABLE scores ADD COLUMN detail TEXT")
+    con.execute("ALTER TABLE scores ADD COLUMN scored_at TIMESTAMP")
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
-              m005_embeddings]
+              m005_embeddings, m006_score_details]

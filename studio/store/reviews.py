@@ -47,6 +47,14 @@ class ReviewsMixin:
                                  params + [head[0]["batch_id"]])
         return [_decode_review(r) for r in rows]
 
+    def batch_reviews(self, batch_id: int) -> list[dict]:
+        """The live (not undone) actions of one batch, newest first."""
+        rows = self._all(
+            "SELECT * FROM reviews r WHERE r.batch_id = ? AND r.action IN (SELECT unnest(?)) "
+            "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) ORDER BY r.id DESC",
+            [batch_id, list(UNDOABLE)])
+        return [_decode_review(r) for r in rows]
+
     def changed_after(self, example_id: int, review_id: int) -> dict | None:
         """A live (not undone) action on the example newer than review_id, if any."""
         rows = self._all(

@@ -71,24 +71,27 @@ class VectorsMixin:
                          "list_contains(?, text_hash)", [model, list(hashes)]).fetchall()
         return {h: np.asarray(v, np.float32) for h, v in rows}
 
-    def example_vectors(self, model: str, task: str, ids: list[int] | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, matrix): the input vectors of a task's rows (or of `ids`) that have one, read
-        in Arrow blocks straight into one float32 matrix, ordered by id."""
+    def example_vectors(self, model: str, task: str, ids: list[int] | None = None, *,
+                        column: str = "input") -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix): the vectors of the inputs (or outputs) of a task's rows (or of `ids`)
+        that have one, read in Arrow blocks straight into one float32 matrix, ordered by id."""
+        if column not in ("input", "output"):
+            raise ValueError(f"no vectors for column {column!r}")
         dim = self.embedding_dim(model)
         if dim is None:
             return np.empty(0, np.int64), np.empty((0, 0), np.float32)
         clause = " AND list_contains(?, x.id)" if ids is not None else ""
         params = [model, task] + ([list(ids)] if ids is not None else [])
+        join = f"JOIN embeddings e ON e.model = ? AND e.text_hash = sha256(x.{column})"
         with self._lock:
-            n = self._one("SELECT count(*) FROM examples x JOIN embeddings e ON e.model = ? AND "
-                          f"e.text_hash = sha256(x.input) WHERE x.task = ?{clause}", params)[0]
+            n = self._one(f"SELECT count(*) FROM examples x {join} WHERE x.task = ?{clause}",
+                          params)[0]
             out_ids = np.empty(n, np.int64)
             out = np.empty((n, dim), np.float32)
             reader = self._con.sql(
-                "SELECT x.id, e.vector FROM examples x JOIN embeddings e ON e.model = $1 AND "
-                f"e.text_hash = sha256(x.input) WHERE x.task = $2{clause.replace('?', '$3')} "
-                "ORDER BY x.id", params=params).to_arrow_reader(READ_BLOCK)
+                f"SELECT x.id, e.vector FROM examples x {join.replace('?', '$1')} "
+                f"WHERE x.task = $2{clause.replace('?', '$3')} ORDER BY x.id",
+                params=params).to_arrow_reader(READ_BLOCK)
             at = 0
             for batch in reader:
                 m = len(batch)

@@ -1,0 +1,272 @@
+"""The Studio's scoring verbs: score, judge, agreement, auto-review and its undo, the review
+order by uncertainty, histograms and the 2D map."""
+
+from __future__ import annotations
+
+import time
+
+from studio.errors import BadInput, Conflict, TeacherFailed
+
+FLUSH_EVERY = 100  # judgements made durable in batches of this many
+
+
+class ScoringMixin:
+    """Mixed into Studio (store, settings, task(), get(), embed() and _revert())."""
+
+    # -- scores ----------------------------------------------------------------------------
+
+    def score(self, *, task: str | None = None, model: str | None = None, judge: bool = False,
+              teacher=None, rubric: str | None = None, on_progress=None) -> dict:
+        """Compute the task's heuristics, faithfulness and novelty (embedding what is missing),
+        optionally ask the judge, and recombine quality. Every run replaces the computed scores;
+        judge ratings stay until the judge is asked again."""
+        from studio.curation.neighbours import nearest_other
+        from studio.curation.scoring import COMPUTED, compute
+
+        t = self.task(task)
+        start = time.perf_counter()
+        name = self.embed(model=model, task=t.name, on_progress=on_progress)["model"]
+        rows = self.store.score_inputs(t.name)
+        computed = compute(rows, t.labels,
+                           self.store.example_vectors(name, t.name, column="input"),
+                           self.store.example_vectors(name, t.name, column="output"),
+                           nearest_other)
+        with self.store.transaction():
+            self.store.write_scores(t.name, list(COMPUTED), computed)
+            self._recombine(t.name)
+        judged = self.judge(teacher, task=t.name, rubric=rubric,
+                            on_progress=on_progress) if judge else None
+        out = self.score_summary(t.name)
+        out.update(model=name, judge=judged, seconds=round(time.perf_counter() - start, 3))
+        return out
+
+    def _recombine(self, task: str, ids: list[int] | None = None) -> None:
+        from studio.curation.scoring import combine
+
+        parts = self.store.task_scores(task, ["heuristics", "faithfulness", "judge"])
+        if ids is not None:
+            parts = {i: parts[i] for i in ids if i in parts}
+        self.store.write_scores(task, ["quality"], combine(parts), ids=ids)
+
+    def score_summary(self, task: str | None = None) -> dict:
+        """Counts of scored and flagged rows, means, and each score's histogram."""
+        from studio.curation.scoring import CHECKS, histogram
+
+        t = self.task(task)
+        counts = self.store.score_counts(t.name)
+        flagged = self.store.flag_counts(t.name, list(CHECKS))
+        out = {"task": t.name, "rows": self.stats(t.name)["total"],
+               "scored": counts.get("heuristics", 0), "flagged": flagged, "means": {},
+               "histograms": {}, "judged": counts.get("judge", 0),
+               "judge_failures": self.store.judge_failures(t.name)}
+        for name in ("quality", "heuristics", "faithfulness", "novelty", "judge"):
+            values = self.store.score_values(t.name, name)
+            if not len(values):
+                continue
+            out["means"][name] = round(float(values.mean()), 4)
+            out["histograms"][name] = (histogram(values, 0.5, 5.5, 5) if name == "judge" else
+                                       histogram(values, -0.2 if name == "faithfulness" else 0.0))
+        return out
+
+    def explain_scores(self, example_id: int) -> list[dict]:
+        from studio.curation.scoring import explain
+
+        self.get(example_id)
+        return explain(self.store.score_details(example_id))
+
+    # -- the judge -------------------------------------------------------------------------
+
+    def rubric(self, task: str | None = None) -> str:
+        from generators.judge import rubric_for
+
+        name = self.task(task).name
+        return self.store.get_setting("judge_rubrics", {}).get(name) or rubric_for(name)
+
+    def set_rubric(self, task: str, text: str | None) -> str:
+        """Keep the task's rubric (None or blank: back to the built-in one)."""
+        name = self.task(task).name
+        rubrics = self.store.get_setting("judge_rubrics", {})
+        if text and text.strip():
+            if len(text) > 8000:
+                raise BadInput(f"the rubric is {len(text)} characters; keep it under 8,000")
+            rubrics[name] = text.strip()
+        else:
+            rubrics.pop(name, None)
+        self.store.set_setting("judge_rubrics", rubrics)
+        return self.rubric(name)
+
+    def judge(self, teacher, *, task: str | None = None, rubric: str | None = None,
+              ids: list[int] | None = None, on_progress=None) -> dict:
+        """Ask the teacher to rate each complete, non-duplicate row 1-5 against the rubric.
+        Answers come from the cache when the same question was asked before; an unreadable
+        answer is recorded as a failure (no rating). Quality is recombined as ratings land."""
+        from generators import judge as J
+        from generators.teacher import Teacher, TeacherError, run_sync
+
+        if teacher is None:
+            raise BadInput("the judge needs a teacher: a model and an endpoint (--model, "
+                           "--base-url, or OPENAI_MODEL and OPENAI_BASE_URL)")
+        t = self.task(task)
+        if rubric is not None:
+            self.set_rubric(t.name, rubric)
+        text = self.rubric(t.name)
+        rows = [r for r in self.store.judge_rows(t.name, ids)]
+        asks = [(r["id"], J.messages(t, text, r["input"], r["output"])) for r in rows]
+        hashes = [J.request_hash(teacher.model, m, J.PARAMS, J.SAMPLE) for _, m in asks]
+        cache = self.store.cached_answers(hashes)
+        tally = {"judged": 0, "cached": 0, "failed": 0, "requests": 0, "tokens_in": 0,
+                 "tokens_out": 0}
+        pending: list = []
+
+        def flush():
+            done = pending[:]
+            pending.clear()
+            with self.store.transaction():
+                self.store.save_teacher_calls([v.call for v in done if v.call])
+                self.store.write_scores(t.name, ["judge"], [
+                    (v.idx, "judge", v.rating, v.reason) for v in done],
+                    ids=[v.idx for v in done])
+                self._recombine(t.name, [v.idx for v in done])
+
+        def on_verdict(v):
+            pending.append(v)
+            tally["cached" if v.cached else "requests"] += 1
+            tally["judged" if v.rating is not None else "failed"] += 1
+            if v.call:
+                tally["tokens_in"] += v.call["tokens_in"]
+                tally["tokens_out"] += v.call["tokens_out"]
+            if len(pending) >= FLUSH_EVERY:
+                flush()
+            if on_progress:
+                on_progress(tally["judged"] + tally["failed"], len(asks))
+
+        async def go():
+            async with Teacher(teacher) as client:
+                await J.judge_all(client, asks, cache=cache, concurrency=teacher.concurrency,
+                                  on_verdict=on_verdict)
+        error = None
+        try:
+            run_sync(go())
+        except TeacherError as e:
+            error = e.reason
+        finally:
+            flush()
+        if error:
+            raise TeacherFailed(f"the judge stopped: {error} ({tally['judged']} rated, "
+                                f"{tally['failed']} failed before it stopped; they are kept)")
+        return dict(tally, rows=len(asks), model=teacher.model,
+                    cost_usd=round(teacher.cost(tally["tokens_in"], tally["tokens_out"]), 6),
+                    failures=self.store.judge_failures(t.name, 5))
+
+    def agreement(self, *, task: str | None = None, cut: int = 4) -> dict:
+        """How the judge's ratings (and the quality score at the current thresholds) agree with
+        the decisions people made: Cohen's kappa, the confusion table."""
+        from studio.curation.agreement import agreement
+
+        if cut not in range(2, 6):
+            raise BadInput(f"the cut is the lowest rating that counts as approve: 2-5, got {cut}")
+        t = self.task(task)
+        decided = self.store.human_decisions(t.name)
+        scores = self.store.task_scores(t.name, ["judge", "quality"])
+        judged = [(int(scores[i]["judge"]), d) for i, d in decided.items()
+                  if scores.get(i, {}).get("judge") is not None]
+        out = {"task": t.name, "decided": len(decided), "judge": agreement(judged, cut)}
+        lo, hi = self.thresholds(t.name)
+        scored = [(5 if scores[i]["quality"] >= hi else 1, d) for i, d in decided.items()
+                  if scores.get(i, {}).get("quality") is not None]
+        q = agreement(scored, 5)
+        out["quality"] = {k: q[k] for k in ("n", "kappa", "agreement", "verdict", "table")}
+        out["quality"]["approve_above"] = hi
+        return out
+
+    # -- auto-review -----------------------------------------------------------------------
+
+    def thresholds(self, task: str | None = None) -> tuple[float, float]:
+        from studio.curation.scoring import DEFAULT_THRESHOLDS
+
+        saved = self.store.get_setting("auto_thresholds", {}).get(self.task(task).name)
+        return tuple(saved) if saved else DEFAULT_THRESHOLDS
+
+    def set_thresholds(self, task: str, reject_below: float, approve_above: float) -> None:
+        _check_thresholds(reject_below, approve_above)
+        saved = self.store.get_setting("auto_thresholds", {})
+        saved[self.task(task).name] = [float(reject_below), float(approve_above)]
+        self.store.set_setting("auto_thresholds", saved)
+
+    def auto(self, *, task: str | None = None, approve_above: float | None = None,
+             reject_below: float | None = None, dry_run: bool = False,
+             reviewer: str | None = None) -> dict:
+        """Approve pending rows with quality >= approve_above and reject those below
+        reject_below, as one batch that undo_auto reverts. Only pending, complete,
+        non-duplicate, scored rows are touched; a dry run counts and writes nothing."""
+        from studio.store import AUTO_PREFIX
+
+        if approve_above is None and reject_below is None:
+            raise BadInput("say what to decide: --approve-above X and/or --reject-below Y")
+        t = self.task(task)
+        _check_thresholds(reject_below if reject_below is not None else 0.0,
+                          approve_above if approve_above is not None else 1.0)
+        c = self.store.auto_candidates(t.name)
+        approve = c["id"][c["quality"] >= approve_above] if approve_above is not None else []
+        reject = c["id"][c["quality"] < reject_below] if reject_below is not None else []
+        out = {"task": t.name, "dry_run": dry_run, "approve_above": approve_above,
+               "reject_below": reject_below, "approve": len(approve), "reject": len(reject),
+               "left_for_review": len(c["id"]) - len(approve) - len(reject),
+               "unscored_pending": self.store.pending_unscored(t.name), "batch_id": None}
+        out["approve_ids"], out["reject_ids"] = [int(i) for i in approve], [int(i) for i in reject]
+        if dry_run or not (len(approve) or len(reject)):
+            return out
+        who = AUTO_PREFIX + (reviewer or self.settings.reviewer)
+        self.set_thresholds(t.name, reject_below if reject_below is not None else 0.0,
+                            approve_above if approve_above is not None else 1.0)
+        out["batch_id"] = self.store.set_statuses(
+            [(int(i), "pending", "approved") for i in approve]
+            + [(int(i), "pending", "rejected") for i in reject], who)
+        return out
+
+    def undo_auto(self, *, task: str | None = None, reviewer: str | None = None) -> dict:
+        """Revert the task's newest auto-review batch, whole."""
+        t = self.task(task)
+        with self.store.transaction():
+            actions = self.store.last_auto_batch(t.name)
+            if not actions:
+                raise Conflict(f"no auto-review batch of task {t.name} to undo")
+            self._revert(actions, reviewer or self.settings.reviewer)
+        return {"undone": "auto", "batch_id": actions[0]["batch_id"],
+                "example_ids": sorted(a["example_id"] for a in actions)}
+
+    # -- the review order and the map ------------------------------------------------------
+
+    def map_points(self, *, task: str | None = None, limit: int = 2000,
+                   model: str | None = None) -> dict:
+        """A 2D map of the task's inputs (PCA of their vectors), at most `limit` points (a
+        seeded sample beyond that), with what the map can be coloured by."""
+        import numpy as np
+
+        t = self.task(task)
+        name = self.embedding_model(model)
+        ids, x = self.store.example_vectors(name, t.name)
+        total = len(ids)
+        if total > limit:
+            keep = np.sort(np.random.default_rng(0).choice(total, limit, replace=False))
+            ids, x = ids[keep], x[keep]
+        if len(ids) < 2:
+            return {"task": t.name, "model": name, "total": total, "points": []}
+        centred = x - x.mean(axis=0)
+        _, s, vt = np.linalg.svd(centred, full_matrices=False)
+        xy = centred @ vt[:2].T
+        explained = float((s[:2] ** 2).sum() / max((s ** 2).sum(), 1e-12))
+        rows = {r["id"]: r for r in self.store.map_rows(t.name, ids.tolist())}
+        points = [dict(rows[int(i)], x=round(float(a), 5), y=round(float(b), 5))
+                  for i, (a, b) in zip(ids, xy) if int(i) in rows]
+        return {"task": t.name, "model": name, "total": total, "points": points,
+                "explained": round(explained, 4)}
+
+
+def _check_thresholds(reject_below: float, approve_above: float) -> None:
+    for v in (reject_below, approve_above):
+        if not 0.0 <= v <= 1.0:
+            raise BadInput(f"thresholds are quality scores between 0 and 1, got {v}")
+    if reject_below > approve_above:
+        raise BadInput(f"reject below ({reject_below}) must not be above approve above "
+                       f"({approve_above})")
