@@ -41,27 +41,38 @@ DEFAULT_RUBRIC = """5: does the task exactly as instructed; correct, complete, n
 2: mostly wrong, off-topic, or ignores the instruction.
 1: unusable: empty, garbled, copies the input, or contradicts it."""
 
-RUBRICS = {
-    "tweet-summary": """5: one short, clean sentence that says what the tweet is about, keeping the names, numbers, @mentions and #hashtags that matter; nothing invented.
-4: accurate, with a small flaw: slightly long, a minor detail lost, clumsy wording.
-3: the gist, but an important fact is missing or wrong, or it keeps the tweet's mess.
-2: about something else, or a copy of the tweet, or several sentences of padding.
-1: empty, garbled, contradicts the tweet, or not a summary at all.""",
-    "support-answer": """5: answers the question in two or three warm, concise, concrete sentences; promises nothing the shop cannot keep.
-4: right answer, slightly off in tone or length.
-3: partly answers, vague, or makes a risky promise.
-2: does not answer the question, or is cold or rude.
-1: wrong, harmful, empty or garbled.""",
-    "sentiment": """5: the label is clearly right for the text.
-4: the label is defensible though another reading exists.
-3: the text is ambiguous and the label is a coin toss.
-2: the label is probably wrong.
-1: the label is clearly wrong.""",
-    "product-description": """5: a two or three sentence shop description that uses every important fact and only the facts given.
-4: good, with a small omission or a slightly generic phrase.
-3: misses an important fact or adds a claim not in the facts.
-2: mostly invented, or ignores the facts.
-1: empty, garbled, or about another product.""",
+RUBRICS = {  # one line per rating, best first
+    "tweet-summary": "\n".join((
+        "5: one short, clean sentence that says what the tweet is about, keeping the names, "
+        "numbers, @mentions and #hashtags that matter; nothing invented.",
+        "4: accurate, with a small flaw: slightly long, a minor detail lost, clumsy wording.",
+        "3: the gist, but an important fact is missing or wrong, or it keeps the tweet's mess.",
+        "2: about something else, or a copy of the tweet, or several sentences of padding.",
+        "1: empty, garbled, contradicts the tweet, or not a summary at all.",
+    )),
+    "support-answer": "\n".join((
+        "5: answers the question in two or three warm, concise, concrete sentences; promises "
+        "nothing the shop cannot keep.",
+        "4: right answer, slightly off in tone or length.",
+        "3: partly answers, vague, or makes a risky promise.",
+        "2: does not answer the question, or is cold or rude.",
+        "1: wrong, harmful, empty or garbled.",
+    )),
+    "sentiment": "\n".join((
+        "5: the label is clearly right for the text.",
+        "4: the label is defensible though another reading exists.",
+        "3: the text is ambiguous and the label is a coin toss.",
+        "2: the label is probably wrong.",
+        "1: the label is clearly wrong.",
+    )),
+    "product-description": "\n".join((
+        "5: a two or three sentence shop description that uses every important fact and only "
+        "the facts given.",
+        "4: good, with a small omission or a slightly generic phrase.",
+        "3: misses an important fact or adds a claim not in the facts.",
+        "2: mostly invented, or ignores the facts.",
+        "1: empty, garbled, or about another product.",
+    )),
 }
 
 SCHEMA = {"type": "object", "properties": {

@@ -80,7 +80,7 @@ def test_a_dry_run_counts_without_writing(studio, planted):
 def test_canonical_rule_approved_then_score_then_oldest_and_a_pin_wins(studio, planted):
     a, exact, para, _, _ = planted
     assert studio.dedupe(task=TASK)["pairs"][0]["duplicate_of"] == a  # oldest by default
-    studio.store._run("INSERT INTO scores VALUES (?, 'quality', 0.9)", [para])
+    studio.store.write_scores(TASK, ["quality"], [(para, "quality", 0.9, None)], ids=[para])
     r = studio.dedupe(task=TASK)
     assert {p["id"] for p in r["pairs"]} == {a, exact}  # the scored row wins
     assert all(p["duplicate_of"] == para for p in r["pairs"])

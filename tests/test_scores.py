@@ -58,7 +58,7 @@ def test_length_and_ratio_are_judged_against_the_task_itself():
 
 
 def test_mojibake_is_found_and_real_accents_and_emoji_are_not():
-    assert mojibake("caf\u00e9 na\u00efve \u00e0 la carte \u2615 \U0001F600 \u201cquoted\u201d") == 0
+    assert mojibake("caf\u00e9 na\u00efve \u00e0 la carte \u2615 \U0001F600 \u201cok\u201d") == 0
     assert mojibake("caf\u00c3\u00a9") == 1
     assert mojibake("don\u00e2\u20ac\u2122t") == 1
     assert mojibake("bad \ufffd and \x07") == 2
@@ -72,9 +72,13 @@ def test_heuristics_score_multiplies_penalties():
 
 @pytest.fixture
 def scored(studio, minilm):
+    studio.use_encoder(minilm)
+    return load_hand_made(studio)
+
+
+def load_hand_made(studio):
     """Hand-made rows of the tweet task: good, off-topic, copied, a near-duplicate pair, an
     input-only row, plus a classification task."""
-    studio.use_encoder(minilm)
     rows = [GOOD,
             ("power's out on the whole east side since 2pm, crews on it, no ETA yet",
              "A lemon drizzle cake needs two eggs, butter and a cup of sugar."),

@@ -3,7 +3,7 @@
 import pytest
 
 from test_dedupe import PLANTED, TASK, load
-from ui_helpers import running_app
+from ui_helpers import open_tab, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +20,7 @@ def test_dedupe_panel_counts_marks_and_changes_the_canonical_row(planted, studio
     a, exact, para, _, _ = planted
     note = page.locator("#dedupe-note")
     with running_app(studio) as url:
-        page.goto(url)
-        page.get_by_role("tab", name="Curate").click()
+        open_tab(page, url, "Curate")
         page.locator("#btn-embed").click()
         expect(page.locator("#cur-embed-note")).to_contain_text("Embedded 10 new texts")
 
@@ -64,8 +63,7 @@ def test_review_tab_finds_similar_rows_and_shows_duplicate_status(planted, studi
     studio.dedupe(task=TASK)
     badge = page.locator("#review-badge")
     with running_app(studio) as url:
-        page.goto(url)
-        page.get_by_role("tab", name="Review").click()
+        open_tab(page, url, "Review")
         expect(badge).to_contain_text(f"#{a} · pending")
         expect(badge).to_contain_text("Canonical row")
         page.keyboard.press("f")  # find similar with the key

@@ -55,3 +55,15 @@ def page(browser):
     pg = context.new_page()
     yield pg
     context.close()
+
+
+def pick(page, elem_id: str, option: str) -> None:
+    """Choose an option of a gr.Dropdown: open its combobox, click the option."""
+    page.locator(f"#{elem_id} input[role=combobox]").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def open_tab(page, url: str, name: str) -> None:
+    """Load the app and switch to one of its tabs."""
+    page.goto(url)
+    page.get_by_role("tab", name=name).click()

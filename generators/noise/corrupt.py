@@ -160,9 +160,10 @@ class Corrupter:
                 shouting = shouting and piece in "'’-"
                 piece = self._punct(piece, rng, ops)
                 start = start or piece[:1] in ".!?"
-            elif kind != "number":
+            else:  # a number ends a sentence start too: "Patch 4.2 for" keeps its "for"
                 start = False
-                have.add(kind)
+                if kind != "number":
+                    have.add(kind)
             out.append(piece)
         text = "".join(out)
         if p.truncate and len(text) >= 60 and rng.random() < p.truncate:

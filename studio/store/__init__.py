@@ -20,4 +20,5 @@ class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, Sc
     """One project's store. Use as a context manager or call close()."""
 
 
-__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "SOURCES", "STATUSES", "iso", "utcnow"]
+__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "SOURCES", "STATUSES", "iso",
+           "utcnow"]

@@ -69,9 +69,12 @@ class StoreBase:
     def __exit__(self, *exc):
         self.close()
 
-    def _run(self, sql: str, params=None):
+    def _run(self, sql: str, params=None) -> "_Rows":
+        """Run one statement and read its whole result under the lock: the connection is
+        shared by threads, and a result read after the lock is released could be another
+        thread's."""
         with self._lock:
-            return self._con.execute(sql, params or [])
+            return _Rows(self._con.execute(sql, params or []).fetchall())
 
     def _all(self, sql: str, params=None) -> list[dict]:
         with self._lock:
@@ -168,3 +171,16 @@ class StoreBase:
         dest = self.path.with_name(f"{self.path.name}.bak-v{version}-{stamp}")
         shutil.copy2(self.path, dest)
         return dest
+
+
+class _Rows:
+    """A statement's result, already read."""
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = rows
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+    def fetchone(self) -> tuple | None:
+        return self.rows[0] if self.rows else None

@@ -27,7 +27,7 @@ def build_app(settings, studio):
             task_box = gr.Dropdown(tasks, value=settings.task if settings.task in tasks else None,
                                    label="Task", scale=1, elem_id="task-picker")
         header = gr.Markdown(elem_id="studio-header")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Data", id="data") as data_tab:
                 data = build_data_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Generate", id="generate") as generate_tab:
@@ -55,6 +55,14 @@ def build_app(settings, studio):
         demo.load(cor_fn, cor_in, cor_out, api_name=False)
         cur_fn, cur_in, cur_out = curate["refresh"]
         curate_tab.select(cur_fn, cur_in, cur_out, api_name=False)
+        sc_fn, sc_in, sc_out = curate["scores"]
+        curate_tab.select(sc_fn, sc_in, sc_out, api_name=False)
+        task_box.change(sc_fn, sc_in, sc_out, api_name=False)
+        # a point clicked on the map opens in the Review tab
+        open_btn, picked = curate["open"]
+        show_fn, queue, view_out = review["show"]
+        open_btn.click(show_fn, [picked, *queue], view_out, api_name=False).then(
+            lambda: gr.Tabs(selected="review"), None, tabs, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

@@ -1,5 +1,6 @@
-"""Curate tab: embed the task's rows, find exact and near-duplicates with a threshold slider (a
-dry-run count first), browse the clusters and pick a different canonical row in one click."""
+"""Curate tab: embed the task's rows; scores and auto-review (scores_panel); exact and
+near-duplicates with a threshold slider (a dry-run count first), the clusters and a different
+canonical row in one click; the map (map_panel)."""
 
 import html
 
@@ -11,18 +12,41 @@ MEMBER_COLUMNS = ["id", "role", "cosine", "status", "source", "input"]
 
 
 def build_curate_tab(gr, settings, studio, task_box, header):
-    from studio.curation.dedupe import histogram_bins
+    """Embeddings, then scores, duplicates and the map, each a section of the tab."""
+    from studio.ui.map_panel import build_map_panel
+    from studio.ui.scores_panel import build_scores_panel
 
-    gr.Markdown("Every input and output gets a vector (cached: unchanged text is never embedded "
-                "again). **Dedupe** marks rows that repeat another row of the task: the "
-                "**canonical** row stays, the others point at it and are skipped by export and "
-                "training. Statuses never change, and variants of one parent are not duplicates "
-                "of each other.")
+    gr.Markdown("### Embeddings\nEvery input and output gets a vector (cached: unchanged text "
+                "is never embedded again).")
     with gr.Row():
         model = gr.Textbox(label="Embedding model", scale=3, elem_id="cur-model",
                            info="a sentence-transformers id or folder; blank: the store's model")
         embed_btn = gr.Button("Embed new rows", scale=1, elem_id="btn-embed")
     embed_note = gr.Markdown(elem_id="cur-embed-note")
+
+    @ui_errors
+    def embed(name, task, progress=gr.Progress()):
+        r = studio.embed(model=name.strip() or None, task=task or None,
+                         on_progress=progress_reporter(progress, "embedding"))
+        held = ", ".join(f"{m['name']}: {m['vectors']} vectors of {m['dim']}" for m in r["cached"])
+        how = f" on {r['device']} in {r['precision']}" if r["embedded"] else ""
+        return (f"Embedded **{r['embedded']}** new texts with `{html.escape(r['model'])}`{how} "
+                f"in {r['seconds']:.1f}s. Cached: {held}.")
+
+    embed_btn.click(embed, [model, task_box], embed_note, api_name="embed")
+    scores = build_scores_panel(gr, settings, studio, task_box, header)
+    dedupe = _build_dedupe(gr, settings, studio, task_box, header, model)
+    the_map = build_map_panel(gr, settings, studio, task_box)
+    return {"refresh": dedupe["refresh"], "scores": scores["refresh"], "open": the_map["open"]}
+
+
+def _build_dedupe(gr, settings, studio, task_box, header, model):
+    from studio.curation.dedupe import histogram_bins
+
+    gr.Markdown("### Duplicates\n**Dedupe** marks rows that repeat another row of the task: the "
+                "**canonical** row stays, the others point at it and are skipped by export and "
+                "training. Statuses never change, and variants of one parent are not duplicates "
+                "of each other.")
     with gr.Row():
         threshold = gr.Slider(0.80, 1.0, value=0.95, step=0.005, label="Duplicate at cosine ≥",
                               scale=3, elem_id="dup-threshold")
@@ -62,15 +86,6 @@ def build_curate_tab(gr, settings, studio, task_box, header):
         return [[m["id"], "canonical" if m["duplicate_of"] is None else m["duplicate_kind"],
                  None if m["similarity"] is None else round(m["similarity"], 3), m["status"],
                  m["source"], shorten(m["input"])] for m in studio.cluster(int(cluster_id))]
-
-    @ui_errors
-    def embed(name, task, progress=gr.Progress()):
-        r = studio.embed(model=name.strip() or None, task=task or None,
-                         on_progress=progress_reporter(progress, "embedding"))
-        held = ", ".join(f"{m['name']}: {m['vectors']} vectors of {m['dim']}" for m in r["cached"])
-        how = f" on {r['device']} in {r['precision']}" if r["embedded"] else ""
-        return (f"Embedded **{r['embedded']}** new texts with `{html.escape(r['model'])}`{how} "
-                f"in {r['seconds']:.1f}s. Cached: {held}.")
 
     def dedupe(dry_run):
         @ui_errors
@@ -113,7 +128,6 @@ def build_curate_tab(gr, settings, studio, task_box, header):
 
     dedupe_in = [model, task_box, threshold, cap]
     dedupe_out = [dedupe_note, nearest_plot, clusters, header]
-    embed_btn.click(embed, [model, task_box], embed_note, api_name="embed")
     dry_btn.click(dedupe(True), dedupe_in, dedupe_out, api_name="dedupe_dry_run")
     run_btn.click(dedupe(False), dedupe_in, dedupe_out, api_name="dedupe")
     clusters.select(open_cluster, None, [cluster_state, members, picked], api_name=False)
