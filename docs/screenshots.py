@@ -9,7 +9,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from teacher_server import TeacherServer  # noqa: E402
-from ui_helpers import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from ui_helpers import CHROMIUM, CHROMIUM_ARGS, pick, running_app  # noqa: E402
 
 from studio import Studio  # noqa: E402
 
@@ -46,16 +46,37 @@ def main():
             expect(page.locator("#cor-verdict")).to_contain_text("AUC", timeout=60_000)
             expect(page.locator("#cor-cer-plot svg")).to_be_visible()
             page.screenshot(path=str(ROOT / "docs" / "corrupt-tab.png"), full_page=True)
-            page.get_by_role("tab", name="Curate").click()
-            page.locator("#btn-dedupe").click()  # embeds the rows first
-            expect(page.locator("#dedupe-note")).to_contain_text("Marked", timeout=120_000)
-            page.locator("#dup-clusters .virtual-row").first.click()
-            expect(page.locator("#dup-members .virtual-row").first).to_contain_text("canonical")
-            page.locator("#dup-members .virtual-row").nth(1).click()
-            page.screenshot(path=str(ROOT / "docs" / "curate-tab.png"), full_page=True)
+            curate(page, srv)
             browser.close()
-    print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png and "
-          "curate-tab.png")
+    print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png, "
+          "curate-scores.png, curate-tab.png and curate-map.png")
+
+
+def curate(page, srv):
+    """Scores with the loopback judge, the auto-review counts, duplicates and the map."""
+    page.get_by_role("tab", name="Curate").click()
+    page.locator("#btn-dedupe").click()  # embeds the rows first
+    expect(page.locator("#dedupe-note")).to_contain_text("Marked", timeout=120_000)
+    page.locator("#dup-clusters .virtual-row").first.click()
+    expect(page.locator("#dup-members .virtual-row").first).to_contain_text("canonical")
+    page.locator("#dup-members .virtual-row").nth(1).click()
+    page.locator("#cur-dedupe").screenshot(path=str(ROOT / "docs" / "curate-tab.png"))
+    page.locator("#score-judge input").check()
+    page.get_by_text("Judge: endpoint and rubric").click()
+    page.locator("#judge-url textarea").fill(srv.url)
+    page.locator("#judge-model textarea").fill("teacher-test")
+    page.locator("#btn-score").click()
+    expect(page.locator("#score-note")).to_contain_text("judge", timeout=120_000)
+    expect(page.locator("#score-hist svg")).to_be_visible()
+    page.get_by_text("Judge: endpoint and rubric").click()  # fold it away again
+    page.locator("#cur-scores").screenshot(path=str(ROOT / "docs" / "curate-scores.png"))
+    page.locator("#btn-map").click()
+    expect(page.locator("#map-canvas circle").first).to_be_visible()
+    pick(page, "map-color", "quality")
+    expect(page.locator("#map-caption")).to_contain_text("quality")
+    page.locator('#map-canvas circle[data-id="116"]').click()  # the looping draft
+    expect(page.locator("#map-scores")).to_contain_text("repeat")
+    page.locator("#cur-map").screenshot(path=str(ROOT / "docs" / "curate-map.png"))
 
 
 if __name__ == "__main__":

@@ -84,9 +84,11 @@ class ScoringMixin:
 
     def set_rubric(self, task: str, text: str | None) -> str:
         """Keep the task's rubric (None or blank: back to the built-in one)."""
+        from generators.judge import rubric_for
+
         name = self.task(task).name
         rubrics = self.store.get_setting("judge_rubrics", {})
-        if text and text.strip():
+        if text and text.strip() and text.strip() != rubric_for(name).strip():
             if len(text) > 8000:
                 raise BadInput(f"the rubric is {len(text)} characters; keep it under 8,000")
             rubrics[name] = text.strip()

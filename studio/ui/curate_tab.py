@@ -34,9 +34,12 @@ def build_curate_tab(gr, settings, studio, task_box, header):
                 f"in {r['seconds']:.1f}s. Cached: {held}.")
 
     embed_btn.click(embed, [model, task_box], embed_note, api_name="embed")
-    scores = build_scores_panel(gr, settings, studio, task_box, header)
-    dedupe = _build_dedupe(gr, settings, studio, task_box, header, model)
-    the_map = build_map_panel(gr, settings, studio, task_box)
+    with gr.Column(elem_id="cur-scores"):
+        scores = build_scores_panel(gr, settings, studio, task_box, header)
+    with gr.Column(elem_id="cur-dedupe"):
+        dedupe = _build_dedupe(gr, settings, studio, task_box, header, model)
+    with gr.Column(elem_id="cur-map"):
+        the_map = build_map_panel(gr, settings, studio, task_box)
     return {"refresh": dedupe["refresh"], "scores": scores["refresh"], "open": the_map["open"]}
 
 

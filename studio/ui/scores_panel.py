@@ -143,6 +143,8 @@ def build_scores_panel(gr, settings, studio, task_box, header):
     def moved(task, name, lo, hi):
         if lo > hi:
             return "**Reject below** is above **approve at**: move one of them.", gr.skip()
+        if task:  # the Review tab's "uncertain first" order follows the sliders
+            studio.set_thresholds(task, float(lo), float(hi))
         return count_line(task, lo, hi), histogram(task, name, lo, hi)
 
     @ui_errors
