@@ -15,7 +15,13 @@ W, H, PAD = 760, 420, 14
 CLICK_JS = """
 element.addEventListener('click', (e) => {
   const dot = e.target.closest('[data-id]');
-  if (dot) trigger('click', {id: dot.dataset.id});
+  if (!dot) return;
+  element.querySelectorAll('circle[data-picked]').forEach((c) => {
+    c.removeAttribute('data-picked'); c.setAttribute('r', '5'); c.setAttribute('stroke', '#fff');
+  });
+  dot.setAttribute('data-picked', '1'); dot.setAttribute('r', '8');
+  dot.setAttribute('stroke', '#111');
+  trigger('click', {id: dot.dataset.id});
 });
 """
 SCORE_COLUMNS = ["score", "value", "what it means / what was found"]

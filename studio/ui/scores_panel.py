@@ -7,7 +7,8 @@ import html
 from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 
 SCORE_CHOICES = ["quality", "heuristics", "faithfulness", "novelty", "judge"]
-ZONES = ["reject", "review", "approve"]
+ZONE_COLORS = {"reject": "#dc2626", "review": "#f59e0b", "approve": "#16a34a",
+               **{name: "#2563eb" for name in SCORE_CHOICES if name != "quality"}}
 CONFUSION_COLUMNS = ["judge rating", "people approved", "people rejected"]
 
 
@@ -40,7 +41,7 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                             elem_id="score-which")
         about = gr.Markdown(DESCRIBE["quality"], elem_id="score-about")
     plot = gr.BarPlot(x="score", y="rows", color="zone", visible=False, x_label_angle=-50,
-                      label="Rows by score", elem_id="score-hist")
+                      label="Rows by score", elem_id="score-hist", color_map=ZONE_COLORS)
     with gr.Row():
         low = gr.Slider(0, 1, value=DEFAULT_THRESHOLDS[0], step=0.01, scale=2,
                         label="Reject pending rows below", elem_id="auto-reject")
@@ -82,7 +83,7 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                      if name == "quality" else name for a, b in zip(edges[:-1], edges[1:])]
         frame = pd.DataFrame({"score": labels, "rows": h["counts"], "zone": zones})
         return gr.update(value=frame, visible=True, sort=labels,
-                         label=f"Rows by {name} ({sum(h['counts'])} scored)")
+                         label=f"Rows by {name} ({sum(h['counts'])} rows, duplicates left out)")
 
     def agreement_view(task):
         if not task:
@@ -99,7 +100,8 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                 f"{j['agreement']:.0%}.")
         best = max((c for c in j["by_cut"] if c["kappa"] is not None),
                    key=lambda c: c["kappa"], default=None)
-        if best and best["cut"] != j["cut"]:
+        if best and best["cut"] != j["cut"] and (j["kappa"] is None
+                                                  or best["kappa"] > j["kappa"] + 1e-9):
             line += f" The judge agrees best with you at ratings ≥ {best['cut']} " \
                     f"(kappa {best['kappa']:.2f})."
         rows = [[r, v["approved"], v["rejected"]] for r, v in j["confusion"].items()]
