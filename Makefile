@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python benchmarks/corrupt_realism.py
 	$(BIN)/python benchmarks/embed_speed.py
 	$(BIN)/python benchmarks/dedupe_speed.py
+	$(BIN)/python benchmarks/score_speed.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

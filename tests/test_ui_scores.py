@@ -91,3 +91,29 @@ def test_review_queue_orders_by_uncertainty(scored, studio, page):
         expect(badge).to_contain_text("1 of 6 in this queue")
         page.locator("#btn-next").click()
         expect(badge).to_contain_text("#1 ·")
+
+
+def test_judge_from_the_app_and_its_agreement_with_people(scored, studio, page, server):
+    from playwright.sync_api import expect
+
+    srv = server()  # rates 5 an output of 4+ words that is not its input, else 2
+    studio.review(1, "approve")
+    studio.review(3, "approve")  # the copied row: the judge says 2, a disagreement
+    studio.review(2, "reject")   # off-topic, but long enough for this judge's 5
+    with running_app(studio) as url:
+        open_tab(page, url, "Curate")
+        page.locator("#score-judge input").check()
+        page.get_by_text("Judge: endpoint and rubric").click()
+        page.locator("#judge-url textarea").fill(srv.url)
+        page.locator("#judge-model textarea").fill("judge-test")
+        page.locator("#judge-key input").fill("sk-session-only-123")
+        page.locator("#btn-score").click()
+        note = page.locator("#score-note")
+        expect(note).to_contain_text("judge judge-test: 5 rated, 0 failed, 0 from the cache")
+        expect(page.locator("#judge-agreement")).to_contain_text("Over 3 rows people decided")
+        expect(page.locator("#judge-confusion")).to_contain_text("people approved")
+        page.locator("#btn-score").click()  # again: every answer from the cache
+        expect(note).to_contain_text("5 from the cache")
+    assert srv.requests == 5
+    stored = [studio.store.path, studio.store.path.with_name(studio.store.path.name + ".wal")]
+    assert not any(b"sk-session-only-123" in f.read_bytes() for f in stored if f.exists())
