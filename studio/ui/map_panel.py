@@ -4,7 +4,7 @@ status, source, duplicate cluster or quality; click a point to see the example a
 import html
 
 from studio.display import shorten
-from studio.ui.common import ui_errors
+from studio.ui.common import progress_reporter, ui_errors
 
 COLOR_BY = ["status", "source", "cluster", "quality"]
 PALETTE = {"pending": "#9ca3af", "approved": "#16a34a", "rejected": "#dc2626",
@@ -46,7 +46,7 @@ def build_map_panel(gr, settings, studio, task_box):
     def draw(task, by, progress=gr.Progress()):
         if not task:
             return "", ""
-        studio.embed(task=task)
+        studio.embed(task=task, on_progress=progress_reporter(progress, "embedding"))
         m = studio.map_points(task=task)
         if not m["points"]:
             return "Nothing to map yet: the task needs two embedded rows.", ""
