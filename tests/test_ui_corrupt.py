@@ -17,7 +17,11 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         page.goto(url)
         page.get_by_role("tab", name="Corrupt").click()
         page.get_by_text("Fit a profile on real messy texts").click()
-        page.locator("#cor-fit-name textarea").fill("my-tweets")
+        name_box = page.locator("#cor-fit-name textarea")
+        expect(name_box).to_have_value("fitted")  # the opened section has drawn its default
+        name_box.fill("my-tweets")
+        name_box.press("Tab")
+        expect(name_box).to_have_value("my-tweets")
         page.locator("#btn-fit").click()  # on the sample's 45 input-only messy tweets
         expect(page.locator("#cor-fit-note")).to_contain_text("Fitted my-tweets")
         expect(page.locator("#cor-profile input")).to_have_value("my-tweets")
