@@ -9,7 +9,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from teacher_server import TeacherServer  # noqa: E402
-from ui_helpers import CHROMIUM, CHROMIUM_ARGS, pick, running_app  # noqa: E402
+from ui_helpers import CHROMIUM, CHROMIUM_ARGS, pick, retype, running_app  # noqa: E402
 
 from studio import Studio  # noqa: E402
 
@@ -63,8 +63,8 @@ def curate(page, srv):
     page.locator("#cur-dedupe").screenshot(path=str(ROOT / "docs" / "curate-tab.png"))
     page.locator("#score-judge input").check()
     page.get_by_text("Judge: endpoint and rubric").click()
-    page.locator("#judge-url textarea").fill(srv.url)
-    page.locator("#judge-model textarea").fill("teacher-test")
+    retype(page.locator("#judge-url textarea"), "https://api.openai.com/v1", srv.url)
+    retype(page.locator("#judge-model textarea"), "", "teacher-test")
     page.locator("#btn-score").click()
     expect(page.locator("#score-note")).to_contain_text("judge", timeout=120_000)
     expect(page.locator("#score-hist svg")).to_be_visible()

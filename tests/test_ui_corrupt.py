@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ui_helpers import running_app
+from ui_helpers import retype, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -17,11 +17,7 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         page.goto(url)
         page.get_by_role("tab", name="Corrupt").click()
         page.get_by_text("Fit a profile on real messy texts").click()
-        name_box = page.locator("#cor-fit-name textarea")
-        expect(name_box).to_have_value("fitted")  # the opened section has drawn its default
-        name_box.fill("my-tweets")
-        name_box.press("Tab")
-        expect(name_box).to_have_value("my-tweets")
+        retype(page.locator("#cor-fit-name textarea"), "fitted", "my-tweets")
         page.locator("#btn-fit").click()  # on the sample's 45 input-only messy tweets
         expect(page.locator("#cor-fit-note")).to_contain_text("Fitted my-tweets")
         expect(page.locator("#cor-profile input")).to_have_value("my-tweets")

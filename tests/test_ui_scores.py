@@ -3,7 +3,7 @@
 import pytest
 
 from test_scores import load_hand_made
-from ui_helpers import open_tab, pick, running_app
+from ui_helpers import open_tab, pick, retype, running_app
 
 pytestmark = pytest.mark.browser
 TASK = "tweet-summary"
@@ -104,9 +104,9 @@ def test_judge_from_the_app_and_its_agreement_with_people(scored, studio, page, 
         open_tab(page, url, "Curate")
         page.locator("#score-judge input").check()
         page.get_by_text("Judge: endpoint and rubric").click()
-        page.locator("#judge-url textarea").fill(srv.url)
-        page.locator("#judge-model textarea").fill("judge-test")
-        page.locator("#judge-key input").fill("sk-session-only-123")
+        retype(page.locator("#judge-url textarea"), "https://api.openai.com/v1", srv.url)
+        retype(page.locator("#judge-model textarea"), "", "judge-test")
+        retype(page.locator("#judge-key input"), "", "sk-session-only-123")
         page.locator("#btn-score").click()
         note = page.locator("#score-note")
         expect(note).to_contain_text("judge judge-test: 5 rated, 0 failed, 0 from the cache")

@@ -67,3 +67,14 @@ def open_tab(page, url: str, name: str) -> None:
     """Load the app and switch to one of its tabs."""
     page.goto(url)
     page.get_by_role("tab", name=name).click()
+
+
+def retype(box, old: str, new: str) -> None:
+    """Replace a box's text once it shows `old` (a section that has just opened draws its
+    fields a moment later, and text typed before that is lost), then check that it took."""
+    from playwright.sync_api import expect
+
+    expect(box).to_have_value(old)
+    box.fill(new)
+    box.press("Tab")
+    expect(box).to_have_value(new)

@@ -29,8 +29,8 @@ def build_scores_panel(gr, settings, studio, task_box, header):
         with gr.Row():
             j_model = gr.Textbox(label="Judge model", value=settings.teacher_model or "",
                                  scale=2, elem_id="judge-model")
-            j_url = gr.Textbox(label="Base URL", value=settings.teacher_base_url or "", scale=3,
-                               placeholder="https://api.openai.com/v1", elem_id="judge-url")
+            j_url = gr.Textbox(label="Base URL", scale=3, elem_id="judge-url",
+                               value=settings.teacher_base_url or "https://api.openai.com/v1")
             j_key = gr.Textbox(label="API key (this session only, never stored)", scale=2,
                                type="password", elem_id="judge-key")
         rubric = gr.Textbox(label="Rubric for this task (kept per task; blank: the built-in)",
