@@ -1,0 +1,176 @@
+"""The Studio's generation verbs: the teacher's config, starting, running, resuming and
+cancelling jobs. The job machinery itself is studio.generation's."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from studio.errors import BadInput, Conflict, NotFound
+
+
+class GenerationMixin:
+    """Mixed into Studio (store, settings, task(), _stops and _claimed)."""
+
+    _stops: dict[int, threading.Event]
+    _claimed: set[int]
+
+    def teacher_config(self, job: dict | None = None, **given):
+        """A TeacherConfig from what is given, then the job (on resume), then the environment.
+        The key is never stored, so it always comes from the caller or OPENAI_API_KEY."""
+        from generators.teacher import TeacherConfig
+
+        if job is not None:
+            p = job["params"]
+            given["model"] = given.get("model") or job["model"]
+            if not given.get("base_urls"):
+                given["base_urls"] = job["base_urls"]
+            for k in ("concurrency", "timeout", "structured", "price_in", "price_out",
+                      "max_attempts"):
+                if given.get(k) is None and k in p.get("teacher", {}):
+                    given[k] = p["teacher"][k]
+        if given.get("price_in") is None and given.get("price_out") is None:
+            model = given.get("model") or self.settings.teacher_model
+            given.update(self._prices().get(model, {}))
+        try:
+            return TeacherConfig.from_env(**given)
+        except (ValueError, TypeError) as e:
+            raise BadInput(str(e)) from None
+
+    def _prices(self) -> dict[str, dict]:
+        """The price table (SFT_STUDIO_PRICES): model -> {price_in, price_out}, USD per 1M."""
+        path = self.settings.prices_file
+        if path is None:
+            return {}
+        import tomllib
+
+        try:
+            models = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("models", {})
+            return {name: {"price_in": float(p.get("in", 0)), "price_out": float(p.get("out", 0))}
+                    for name, p in models.items()}
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            raise BadInput(f"price table {path}: {e}; expected [models.\"NAME\"] with "
+                           "in = USD and out = USD per million tokens") from None
+
+    def start_job(self, teacher, *, task: str | None = None, mode: str = "outputs",
+                  n: int | None = None, seed_ids: list[int] | None = None, seed: int | None = None,
+                  recipe: str | Path | None = None, budget_tokens: int | None = None,
+                  budget_usd: float | None = None) -> dict:
+        """Plan a generation job and store it (status running); run it with run_job."""
+        from generators.recipes import RecipeError, builtin_recipe, load_recipe
+        from studio import generation
+
+        t = self.task(task)
+        try:
+            rec = load_recipe(recipe, builtin_recipe(t.name)) if recipe else builtin_recipe(t.name)
+        except RecipeError as e:
+            raise BadInput(str(e)) from None
+        if budget_usd is not None and not (teacher.price_in or teacher.price_out):
+            raise BadInput("--budget-usd needs the model's prices (--price-in and --price-out, "
+                           "USD per million tokens)")
+        if (budget_tokens is not None and budget_tokens < 1) or (budget_usd is not None
+                                                                  and budget_usd <= 0):
+            raise BadInput("a budget must be positive")
+        params = generation.plan(self, task=t.name, mode=mode, n=n, seed_ids=seed_ids, seed=seed,
+                                 recipe=rec, recipe_label=str(recipe or rec.name))
+        params.update(budget_tokens=budget_tokens, budget_usd=budget_usd, teacher={
+            k: getattr(teacher, k) for k in ("concurrency", "timeout", "structured", "price_in",
+                                             "price_out", "max_attempts")})
+        requested = len(params["output_ids"]) + params["new"]
+        job_id = self.store.create_job(kind="generate", task=t.name, mode=mode,
+                                       model=teacher.model, base_urls=teacher.base_urls,
+                                       params=params, requested=requested, pid=os.getpid())
+        if params["seed"] is None:  # a new job asks for new samples; --seed repeats a job's
+            params["seed"] = job_id
+            self.store.update_job(job_id, {"params": params})
+        return self.claim_job(job_id)
+
+    def run_job(self, job_id: int, teacher, *, stop: threading.Event | None = None,
+                on_progress=None, budget_tokens: int | None = None,
+                budget_usd: float | None = None) -> dict:
+        """Run or resume a job in this thread until it ends; returns the job."""
+        from studio import generation
+
+        if job_id not in self._claimed:
+            self.claim_job(job_id)
+        try:
+            job = self.job(job_id)
+            if budget_tokens is not None or budget_usd is not None:
+                job["params"].update({k: v for k, v in (("budget_tokens", budget_tokens),
+                                                        ("budget_usd", budget_usd)) if v is not None})
+                self.store.update_job(job_id, {"params": job["params"]})
+            if stop is not None:
+                if self._stops[job_id].is_set():
+                    stop.set()
+                self._stops[job_id] = stop
+            return generation.run(self, job, teacher, stop=self._stops[job_id],
+                                  on_progress=on_progress)
+        finally:
+            self._stops.pop(job_id, None)
+            self._claimed.discard(job_id)
+            generation.release(self.store.path, job_id)
+
+    def check_resumable(self, job_id: int) -> dict:
+        from studio import generation
+
+        job = self.job(job_id)
+        if job_id in self._claimed or generation.is_running_here(self.store.path, job_id):
+            raise Conflict(f"job {job_id} is running already")
+        if job["status"] == "completed" and job["remaining"] == 0 and job["failed"] == 0:
+            raise Conflict(f"job {job_id} is complete; nothing left to do")
+        return job
+
+    def claim_job(self, job_id: int) -> dict:
+        """Mark a job as running in this process before its thread starts, so that nobody
+        takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
+        from studio import generation
+
+        self.check_resumable(job_id)
+        generation.mark_running(self.store.path, job_id)
+        self._claimed.add(job_id)
+        self._stops[job_id] = threading.Event()
+        self.store.update_job(job_id, {"status": "running", "pid": os.getpid(), "error": None,
+                                       "finished_at": None})
+        return self.job(job_id)
+
+    def generate(self, teacher, *, stop=None, on_progress=None, **plan) -> dict:
+        job = self.start_job(teacher, **plan)
+        return self.run_job(job["id"], teacher, stop=stop, on_progress=on_progress)
+
+    def job(self, job_id: int) -> dict:
+        self._mark_interrupted()
+        job = self.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def jobs(self, limit: int = 100) -> list[dict]:
+        self._mark_interrupted()
+        return self.store.list_jobs(limit)
+
+    def job_failures(self, job_id: int, limit: int = 50) -> list[dict]:
+        self.job(job_id)
+        return self.store.job_failures(job_id, limit)
+
+    def cancel_job(self, job_id: int) -> dict:
+        """Stop a running job (it stays resumable), or mark a stopped one cancelled."""
+        job = self.job(job_id)
+        if job_id in self._stops:
+            self._stops[job_id].set()
+            return job
+        if job["status"] in ("completed", "cancelled"):
+            raise Conflict(f"job {job_id} is {job['status']} already")
+        self.store.update_job(job_id, {"status": "cancelled"})
+        return self.job(job_id)
+
+    def _mark_interrupted(self) -> None:
+        """A job marked running that no thread of this process runs was killed: since DuckDB
+        lets one process hold the file, its process is gone."""
+        from studio import generation
+
+        for j in self.store.running_jobs():
+            if not generation.is_running_here(self.store.path, j["id"]):
+                self.store.update_job(j["id"], {"status": "interrupted",
+                                                "error": f"process {j['pid']} stopped while the "
+                                                f"job ran; resume it to go on"})
