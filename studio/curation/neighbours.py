@@ -87,10 +87,7 @@ def nearest_other(x: np.ndarray, *, probes: int = 3, cluster_size: int = 1000,
     n = len(x)
     if n <= EXACT_LIMIT:
         return nearest_cosines(x, np.arange(n))
-    k = max(2, min(n // 2, round(n / cluster_size)))
-    cent = spherical_kmeans(x, k, seed=seed)
-    near, _ = _nearest(x, cent, probes=max(2, min(probes, k)))
-    members = _group(near[:, 0], k)
+    k, near, _, members = _buckets(x, probes, cluster_size, seed)
     askers = _group(near.ravel(), k, rows=np.repeat(np.arange(n), near.shape[1]))
     best = np.full(n, -1.0, np.float32)
     for c in range(k):
@@ -163,15 +160,11 @@ def _nearest(x, cent, probes: int = 1):
 
 def _kmeans_pairs(x, threshold, probes, cluster_size, seed, on_progress):
     n = len(x)
-    k = max(2, min(n // 2, round(n / cluster_size)))
+    k, near, near_sim, members = _buckets(x, probes, cluster_size, seed)
     probes = max(1, min(probes, k))
-    cent = spherical_kmeans(x, k, seed=seed)
-    near, near_sim = _nearest(x, cent, probes=max(probes, 2))
-    home = near[:, 0]
     # Angle bound: a partner y of x (angle <= t) filed in cluster c (angle(y, c) <= r_c) lies in
     # a cluster with angle(x, c) <= t + r_c; clusters beyond that are skipped for x.
     home_angle = np.arccos(np.clip(near_sim[:, 0], -1, 1))
-    members = _group(home, k)
     radius = np.array([home_angle[m].max() if len(m) else -np.inf for m in members])
     reach = math.acos(threshold) + radius
     probe_ok = np.arccos(np.clip(near_sim[:, :probes], -1, 1)) <= reach[near[:, :probes]]
@@ -194,6 +187,15 @@ def _kmeans_pairs(x, threshold, probes, cluster_size, seed, on_progress):
     lo, hi = np.minimum(i, j), np.maximum(i, j)
     _, first = np.unique(lo * n + hi, return_index=True)  # a pair can be met from both sides
     return Pairs(lo[first], hi[first], s[first], method="kmeans", clusters=k)
+
+
+def _buckets(x, probes: int, cluster_size: int, seed: int):
+    """k-means buckets of about cluster_size rows: (k, each row's nearest max(probes, 2)
+    centroids and their cosines, the rows filed under each bucket)."""
+    k = max(2, min(len(x) // 2, round(len(x) / cluster_size)))
+    cent = spherical_kmeans(x, k, seed=seed)
+    near, near_sim = _nearest(x, cent, probes=max(2, min(probes, k)))
+    return k, near, near_sim, _group(near[:, 0], k)
 
 
 def _group(labels, k, rows=None):

@@ -50,7 +50,7 @@ class ScoringMixin:
 
     def score_summary(self, task: str | None = None) -> dict:
         """Counts of scored and flagged rows, means, and each score's histogram."""
-        from studio.curation.scoring import CHECKS, histogram
+        from studio.curation.scoring import CHECKS
 
         t = self.task(task)
         counts = self.store.score_counts(t.name)
@@ -61,12 +61,15 @@ class ScoringMixin:
                "judge_failures": self.store.judge_failures(t.name)}
         for name in ("quality", "heuristics", "faithfulness", "novelty", "judge"):
             values = self.store.score_values(t.name, name)
-            if not len(values):
-                continue
-            out["means"][name] = round(float(values.mean()), 4)
-            out["histograms"][name] = (histogram(values, 0.5, 5.5, 5) if name == "judge" else
-                                       histogram(values, -0.2 if name == "faithfulness" else 0.0))
+            if len(values):
+                out["means"][name] = round(float(values.mean()), 4)
+                out["histograms"][name] = _histogram(name, values)
         return out
+
+    def score_histogram(self, task: str, name: str) -> dict | None:
+        """One score's histogram over the task's non-duplicate rows (None if none has it)."""
+        values = self.store.score_values(self.task(task).name, name)
+        return _histogram(name, values) if len(values) else None
 
     def explain_scores(self, example_id: int) -> list[dict]:
         from studio.curation.scoring import explain
@@ -112,8 +115,8 @@ class ScoringMixin:
         if rubric is not None:
             self.set_rubric(t.name, rubric)
         text = self.rubric(t.name)
-        rows = [r for r in self.store.judge_rows(t.name, ids)]
-        asks = [(r["id"], J.messages(t, text, r["input"], r["output"])) for r in rows]
+        asks = [(r["id"], J.messages(t, text, r["input"], r["output"]))
+                for r in self.store.judge_rows(t.name, ids)]
         hashes = [J.request_hash(teacher.model, m, J.PARAMS, J.SAMPLE) for _, m in asks]
         cache = self.store.cached_answers(hashes)
         tally = {"judged": 0, "cached": 0, "failed": 0, "requests": 0, "tokens_in": 0,
@@ -263,6 +266,14 @@ class ScoringMixin:
                   for i, (a, b) in zip(ids, xy) if int(i) in rows]
         return {"task": t.name, "model": name, "total": total, "points": points,
                 "explained": round(explained, 4)}
+
+
+def _histogram(name: str, values) -> dict:
+    from studio.curation.scoring import histogram
+
+    if name == "judge":
+        return histogram(values, 0.5, 5.5, 5)
+    return histogram(values, -0.2 if name == "faithfulness" else 0.0)
 
 
 def _check_thresholds(reject_below: float, approve_above: float) -> None:

@@ -9,8 +9,10 @@ from studio.store.base import dumps, utcnow
 from studio.store.examples import _where
 
 AUTO_PREFIX = "auto:"  # the reviewer of auto-review batches: "auto:<who asked>"
-# Distance of a row's quality to the nearer threshold; unscored rows sort last.
-UNCERTAINTY = ("coalesce(least(abs(q.value - ?), abs(q.value - ?)), 9.0)")
+# Each row's id and the distance of its quality to the nearer threshold (two parameters);
+# unscored rows sort last. Filters follow as a WHERE clause.
+KEYED = ("SELECT x.id, coalesce(least(abs(q.value - ?), abs(q.value - ?)), 9.0) AS k "
+         "FROM examples x LEFT JOIN scores q ON q.example_id = x.id AND q.name = 'quality'")
 
 
 class ScoresMixin:
@@ -172,8 +174,7 @@ class ScoresMixin:
                            **filters) -> int | None:
         """Like neighbor_id, in order of the distance of quality to the nearer threshold."""
         where, params = _where(**filters)
-        keyed = (f"SELECT x.id, {UNCERTAINTY} AS k FROM examples x LEFT JOIN scores q ON "
-                 f"q.example_id = x.id AND q.name = 'quality'{where}")
+        keyed = KEYED + where
         base = list(thresholds) + params
         cmp, order = (">", "ASC") if step > 0 else ("<", "DESC")
         with self._lock:
@@ -191,11 +192,9 @@ class ScoresMixin:
     def uncertain_rank(self, example_id: int, thresholds: tuple[float, float],
                        **filters) -> tuple[int, int, bool]:
         where, params = _where(**filters)
-        keyed = (f"SELECT x.id, {UNCERTAINTY} AS k FROM examples x LEFT JOIN scores q ON "
-                 f"q.example_id = x.id AND q.name = 'quality'{where}")
+        keyed = KEYED + where
         with self._lock:
-            own = self._one(f"SELECT {UNCERTAINTY} FROM examples x LEFT JOIN scores q ON "
-                            "q.example_id = x.id AND q.name = 'quality' WHERE x.id = ?",
+            own = self._one(f"SELECT k FROM ({KEYED} WHERE x.id = ?)",
                             list(thresholds) + [example_id])
             if own is None:
                 return 0, 0, False

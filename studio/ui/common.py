@@ -10,6 +10,7 @@ from studio.errors import StudioError
 ANY = "any"
 STATUS_CHOICES = [ANY, "pending", "approved", "rejected"]
 SOURCE_CHOICES = [ANY, "imported", "teacher", "corrupted"]
+SCORE_COLUMNS = ["score", "value", "what it means / what was found"]
 
 
 def filters(task, status, source, text) -> dict:
@@ -57,3 +58,10 @@ def header_markdown(studio, task: str | None) -> str:
         f"{src['corrupted']} corrupted · {st['input_only']} need an output · "
         f"{st['duplicates']} duplicates"
     )
+
+
+def score_rows(explained: list[dict]) -> list[list]:
+    """Score table rows: name, value, and the finding when flagged, else what it measures."""
+    return [[e["name"], None if e["value"] is None else round(e["value"], 3),
+             ("⚠️ " + e["detail"]) if e["detail"] and e["name"] != "judge" else
+             (e["detail"] or e["about"])] for e in explained]

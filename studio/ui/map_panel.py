@@ -4,7 +4,7 @@ status, source, duplicate cluster or quality; click a point to see the example a
 import html
 
 from studio.display import shorten
-from studio.ui.common import progress_reporter, ui_errors
+from studio.ui.common import SCORE_COLUMNS, progress_reporter, score_rows, ui_errors
 
 COLOR_BY = ["status", "source", "cluster", "quality"]
 PALETTE = {"pending": "#9ca3af", "approved": "#16a34a", "rejected": "#dc2626",
@@ -24,7 +24,6 @@ element.addEventListener('click', (e) => {
   trigger('click', {id: dot.dataset.id});
 });
 """
-SCORE_COLUMNS = ["score", "value", "what it means / what was found"]
 
 
 def build_map_panel(gr, settings, studio, task_box):
@@ -72,13 +71,6 @@ def build_map_panel(gr, settings, studio, task_box):
     color.change(draw, [task_box, color], [caption, canvas], api_name=False)
     canvas.click(show, None, [picked, card, scores, open_btn], api_name=False)
     return {"open": (open_btn, picked)}
-
-
-def score_rows(explained: list[dict]) -> list[list]:
-    """Score table rows: name, value, and the finding when flagged, else what it measures."""
-    return [[e["name"], None if e["value"] is None else round(e["value"], 3),
-             ("⚠️ " + e["detail"]) if e["detail"] and e["name"] != "judge" else
-             (e["detail"] or e["about"])] for e in explained]
 
 
 def svg(points: list[dict], by: str) -> str:

@@ -71,7 +71,7 @@ def build_scores_panel(gr, settings, studio, task_box, header):
 
         if not task:
             return gr.update(visible=False)
-        h = studio.score_summary(task)["histograms"].get(name)
+        h = studio.score_histogram(task, name)
         if not h:
             return gr.update(visible=False)
         edges = h["edges"]
