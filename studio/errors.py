@@ -29,6 +29,12 @@ class TeacherFailed(StudioError):
     exit_code = 4
 
 
+class HubFailed(StudioError):
+    """The Hugging Face Hub refused the token or the repo, or could not be reached."""
+
+    exit_code = 5
+
+
 class StoreLocked(StudioError):
     """Another process holds the DuckDB file."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from studio.curation.scoring_service import ScoringMixin
 from studio.curation.service import CurationMixin
+from studio.export.service import ExportMixin
 from studio.generation_service import GenerationMixin
 from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash, plan_import
@@ -35,7 +36,7 @@ def _order(order: str) -> str:
     return order
 
 
-class Studio(GenerationMixin, CurationMixin, ScoringMixin):
+class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin):
     """One project: a store file plus the operations on it.
 
         with Studio.open("studio.duckdb") as s:

@@ -33,6 +33,8 @@ class Settings:
     cache_dir: Path | None = None
     # The embedding model for embed, dedupe and similar (None: the store's last, else MiniLM).
     embed_model: str | None = None
+    # The Hugging Face Hub to push to (None: huggingface.co). The token is never kept here.
+    hub_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -46,6 +48,7 @@ class Settings:
             prices_file=Path(env["SFT_STUDIO_PRICES"]) if env.get("SFT_STUDIO_PRICES") else None,
             cache_dir=Path(env["SFT_STUDIO_CACHE"]) if env.get("SFT_STUDIO_CACHE") else None,
             embed_model=env.get("SFT_STUDIO_EMBED_MODEL") or None,
+            hub_endpoint=env.get("HF_ENDPOINT") or None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "db_path" in given:

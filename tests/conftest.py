@@ -69,6 +69,16 @@ def server():
         s.stop()
 
 
+@pytest.fixture
+def hub():
+    """A loopback fake of the Hugging Face Hub's HTTP API (tests/hub_server.py); the real
+    huggingface_hub client talks to it."""
+    from hub_server import HubServer
+
+    with HubServer() as server:
+        yield server
+
+
 def run_cli(*args, env=None, cwd=None):
     """Run `python -m studio` in a separate process."""
     full_env = {**os.environ, **(env or {})}

@@ -7,6 +7,7 @@ held gets `StoreLocked` (exit code 3 in the CLI).
 
 from studio.store.base import StoreBase, iso, utcnow
 from studio.store.examples import SOURCES, STATUSES, ExamplesMixin
+from studio.store.exports import ExportsMixin
 from studio.store.jobs import JOB_STATUSES, JobsMixin
 from studio.store.migrations import MIGRATIONS
 from studio.store.noise import NoiseMixin
@@ -16,7 +17,7 @@ from studio.store.vectors import VectorsMixin
 
 
 class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, ScoresMixin,
-            StoreBase):
+            ExportsMixin, StoreBase):
     """One project's store. Use as a context manager or call close()."""
 
 

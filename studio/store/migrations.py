@@ -202,5 +202,51 @@ def m006_score_details(con) -> None:
     con.execute("ALTER TABLE scores ADD COLUMN scored_at TIMESTAMP")
 
 
+def m007_exports(con) -> None:
+    # Every export: its options, the card and checks, and a manifest row per example written
+    # (which split, the hash of the record as written), so "what left, when, and where" is known.
+    con.execute("CREATE SEQUENCE exports_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE exports (
+            id BIGINT PRIMARY KEY,
+            task TEXT NOT NULL,
+            out_dir TEXT NOT NULL,
+            format TEXT NOT NULL,            -- hf | jsonl | csv
+            schema TEXT NOT NULL,            -- messages | prompt-completion | alpaca
+            options TEXT NOT NULL,           -- JSON: splits, seed, pii, license, language, ...
+            counts TEXT NOT NULL,            -- JSON: rows per split, rows left out and why
+            checks TEXT NOT NULL,            -- JSON: leakage and personal-data reports
+            files TEXT NOT NULL,             -- JSON: relative path -> sha256 of its bytes
+            fingerprint TEXT NOT NULL,       -- sha256 over the manifest, the options and the card
+            card TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE export_rows (
+            export_id BIGINT NOT NULL,
+            example_id BIGINT NOT NULL,
+            split TEXT NOT NULL,
+            record_hash TEXT NOT NULL,       -- sha256 of the record's canonical JSON
+            PRIMARY KEY (export_id, example_id)
+        )"""
+    )
+    # Pushes to the Hub (never the token): which export went to which repo, and the commit.
+    con.execute(
+        """
+        CREATE TABLE hub_pushes (
+            export_id BIGINT,                -- NULL: a folder no export of this store wrote
+            folder TEXT NOT NULL,
+            repo_id TEXT NOT NULL,
+            private BOOLEAN NOT NULL,
+            url TEXT NOT NULL,
+            commit_url TEXT,
+            pushed_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
-              m005_embeddings, m006_score_details]
+              m005_embeddings, m006_score_details, m007_exports]
