@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.cli_curate import _bar
 from studio.export.card import LICENSES
-from studio.export.pii import MODES
+from studio.export.pii import MODES, describe
 from studio.export.records import SCHEMAS
 from studio.export.splits import TEST_FROM
 from studio.export.writer import FORMATS
@@ -70,7 +70,7 @@ def _export(s, a):
     splits = ", ".join(f"{k} {v}" for k, v in c["splits"].items())
     left = ", ".join(f"{v} {k.replace('_', '-')}" for k, v in c["left_out"].items() if v)
     leak, pii = checks["leakage"], checks["pii"]
-    found = ", ".join(f"{v} {k}" for k, v in pii["found"].items() if v) or "none"
+    found = describe(pii["found"])
     verb = "would write" if r["dry_run"] else "wrote"
     lines = [f"{r['task']}: {verb} {sum(c['splits'].values())} rows to {r['out_dir']} "
              f"({splits}) in {c['groups']} groups", f"left out: {left or 'nothing'}",

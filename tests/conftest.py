@@ -156,3 +156,48 @@ def tiny_st_model(tmp_path_factory):
     folder = root / "tiny-encoder"
     SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu").save(str(folder))
     return folder
+
+
+PII_INPUT = ("mail ana.lopez@example.com or call +1 415-555-2671 about the refund, "
+             "cc @ana_l, details https://shop.example.com/orders?id=7&token=s3cr3tT0k3n")
+
+
+def add_rows(studio, rows):
+    """Insert rows straight into the store (parents, sources and meta as given)."""
+    from studio.importing import content_hash
+
+    for r in rows:
+        r.setdefault("task", "tweet-summary")
+        r["content_hash"] = content_hash(r["task"], r["input"], r["output"])
+    return studio.store.insert_examples(rows)
+
+
+@pytest.fixture
+def filled(studio):
+    """The sample data plus three families (an imported seed, teacher children, a corrupted
+    grandchild), synthetic singletons and a row with personal data, all approved."""
+    studio.import_samples()
+    seeds = [r for r in studio.list(task="tweet-summary", source="imported", input_only=False,
+                                    limit=3)["rows"]]
+    families = {}
+    for k, seed in enumerate(seeds):
+        kids = add_rows(studio, [{"input": f"{seed['input']} (take {j})", "output": seed["output"],
+                                  "source": "teacher", "parent_id": seed["id"],
+                                  "meta": {"model": "teach-1", "recipe": "tweets"}}
+                                 for j in range(3)])
+        grand = add_rows(studio, [{"input": seed["input"].lower() + " lol",
+                                   "output": seed["output"],
+                                   "source": "corrupted", "parent_id": kids[0],
+                                   "meta": {"profile": "twitter", "seed": k}}])
+        families[seed["id"]] = [seed["id"], *kids, *grand]
+    synthetic = add_rows(studio, [
+        {"input": f"Synthetic update number {k}: the {w} opens at {8 + k}am on weekdays.",
+         "output": f"The {w} opens at {8 + k}am.", "source": "teacher",
+         "meta": {"model": "teach-1", "recipe": "tweets"}}
+        for k, w in enumerate(["library", "pool", "museum", "bakery", "clinic", "gallery"])])
+    private = add_rows(studio, [{"input": PII_INPUT, "output": "Ana (ana.lopez@example.com) "
+                                 "asks about a refund.", "source": "imported"}])[0]
+    studio.bulk_review("approve", task="tweet-summary")
+    return {"families": families, "synthetic": synthetic, "pii": private}
+
+

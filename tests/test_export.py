@@ -7,51 +7,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import PII_INPUT, add_rows
 
 from studio.errors import BadInput, Conflict
 from studio.export import pii
 from studio.export.splits import assign, group_rows, parse_ratios, targets
-from studio.importing import content_hash
 
 TASK = "tweet-summary"
-PII_INPUT = ("mail ana.lopez@example.com or call +1 415-555-2671 about the refund, "
-             "cc @ana_l, details https://shop.example.com/orders?id=7&token=s3cr3tT0k3n")
-
-
-def add_rows(studio, rows):
-    for r in rows:
-        r.setdefault("task", TASK)
-        r["content_hash"] = content_hash(r["task"], r["input"], r["output"])
-    return studio.store.insert_examples(rows)
-
-
-@pytest.fixture
-def filled(studio):
-    """The sample data plus three families (an imported seed, teacher children, a corrupted
-    grandchild), synthetic singletons and a row with personal data, all approved."""
-    studio.import_samples()
-    seeds = [r for r in studio.list(task=TASK, source="imported", input_only=False,
-                                    limit=3)["rows"]]
-    families = {}
-    for k, seed in enumerate(seeds):
-        kids = add_rows(studio, [{"input": f"{seed['input']} (take {j})", "output": seed["output"],
-                                  "source": "teacher", "parent_id": seed["id"],
-                                  "meta": {"model": "teach-1", "recipe": "tweets"}}
-                                 for j in range(3)])
-        grand = add_rows(studio, [{"input": seed["input"].lower() + " lol",
-                                   "output": seed["output"],
-                                   "source": "corrupted", "parent_id": kids[0],
-                                   "meta": {"profile": "twitter", "seed": k}}])
-        families[seed["id"]] = [seed["id"], *kids, *grand]
-    synthetic = add_rows(studio, [
-        {"input": f"Synthetic update number {k}: the {w} opens at {8 + k}am on weekdays.",
-         "output": f"The {w} opens at {8 + k}am.", "source": "teacher",
-         "meta": {"model": "teach-1", "recipe": "tweets"}}
-        for k, w in enumerate(["library", "pool", "museum", "bakery", "clinic", "gallery"])])
-    private = add_rows(studio, [{"input": PII_INPUT, "output": "Ana (ana.lopez@example.com) "
-                                 "asks about a refund.", "source": "imported"}])[0]
-    studio.bulk_review("approve", task=TASK)
-    return {"families": families, "synthetic": synthetic, "pii": private}
 
 
 def read_split_ids(folder):
@@ -102,7 +64,7 @@ def test_card_yaml_and_provenance(studio, filled, tmp_path):
         ("train", "data/train-*"), ("validation", "data/validation-*"), ("test", "data/test-*")]
     body = text.split("---\n", 2)[2]
     for needle in ("`teach-1` (", "`tweets` (", "`twitter` (3 rows)", "| corrupted | 3 |",
-                   "Leakage:** 0 pairs", "2 e-mail address", "1 phone number,",
+                   "Leakage:** 0 pairs", "2 e-mail addresses", "1 phone number,",
                    "5 @handles", "1 URL with a secret", "masked in 5 rows",
                    "45 inputs without an output", "SFT Studio 0.1.0"):
         assert needle in body, needle

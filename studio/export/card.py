@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import yaml
 
+from studio.export.pii import describe
+
 LICENSES = ("apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0",
             "odc-by", "openrail", "other", "unknown")
-WORDS = {"email": "e-mail address", "phone": "phone number", "handle": "@handle",
-         "url_token": "URL with a secret"}
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 
@@ -147,8 +147,7 @@ def _checks(leakage: dict, pii: dict) -> list[str]:
                 f"cosine >= {leakage['threshold']:g} ({leakage['model']}).")
     else:
         leak = f"- **Leakage:** not checked ({leakage.get('reason', 'no vectors')})."
-    found = ", ".join(f"{n} {WORDS[k]}{'s' if n > 1 else ''}" for k, n in pii["found"].items()
-                      if n) or "none found"
+    found = describe(pii["found"])
     action = {"mask": f"masked in {pii['masked']} rows",
               "drop": f"{pii['dropped']} rows dropped",
               "keep": "kept as written (the exporter chose to keep them)"}[pii["mode"]]

@@ -14,6 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 KINDS = ("email", "phone", "handle", "url_token")
 MODES = ("mask", "drop", "keep")
+WORDS = {"email": ("e-mail address", "e-mail addresses"),
+         "phone": ("phone number", "phone numbers"), "handle": ("@handle", "@handles"),
+         "url_token": ("URL with a secret", "URLs with secrets")}
 MASKS = {"email": "[EMAIL]", "phone": "[PHONE]", "handle": "@user"}
 SECRET_PARAMS = re.compile(
     r"^(access_?token|auth|api_?key|apikey|key|token|secret|password|passwd|pwd|sig|signature|"
@@ -63,6 +66,11 @@ def mask(text: str, found: list[Finding] | None = None) -> str:
         at = f.end
     out.append(text[at:])
     return "".join(out)
+
+
+def describe(found: dict[str, int]) -> str:
+    """{"email": 2, "handle": 1} -> "2 e-mail addresses, 1 @handle" (or "none found")."""
+    return ", ".join(f"{n} {WORDS[k][n > 1]}" for k, n in found.items() if n) or "none found"
 
 
 def _mask_url(url: str) -> str:
