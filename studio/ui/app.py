@@ -16,6 +16,7 @@ def build_app(settings, studio):
     from studio.ui.corrupt_tab import build_corrupt_tab
     from studio.ui.curate_tab import build_curate_tab
     from studio.ui.data_tab import build_data_tab
+    from studio.ui.export_tab import build_export_tab
     from studio.ui.generate_tab import build_generate_tab
     from studio.ui.review_tab import build_review_tab
 
@@ -38,6 +39,8 @@ def build_app(settings, studio):
                 curate = build_curate_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Review", id="review") as review_tab:
                 review = build_review_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Export", id="export") as export_tab:
+                export = build_export_tab(gr, settings, studio, task_box, header)
 
         load_fn, load_in, load_out = data["load"]
         restart_fn, restart_in, restart_out = review["restart"]
@@ -64,5 +67,8 @@ def build_app(settings, studio):
         open_btn.click(show_fn, [picked, *queue], view_out, api_name=False).then(
             lambda: gr.Tabs(selected="review"), None, tabs, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
+        ex_fn, ex_in, ex_out = export["refresh"]
+        export_tab.select(ex_fn, ex_in, ex_out, api_name=False)
+        task_box.change(ex_fn, ex_in, ex_out, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo
