@@ -47,9 +47,35 @@ def main():
             expect(page.locator("#cor-cer-plot svg")).to_be_visible()
             page.screenshot(path=str(ROOT / "docs" / "corrupt-tab.png"), full_page=True)
             curate(page, srv)
+            s.auto(task="tweet-summary", approve_above=0.8, reject_below=0.4)
+            export(page)
             browser.close()
     print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png, "
-          "curate-scores.png, curate-tab.png and curate-map.png")
+          "curate-scores.png, curate-tab.png, curate-map.png and export-tab.png")
+
+
+def export(page):
+    """Preview the export of the approved rows."""
+    page.get_by_role("tab", name="Export").click()
+    page.locator("#btn-export-preview").click()
+    expect(page.locator("#export-counts")).to_contain_text("rows leave", timeout=120_000)
+    expect(page.locator("#export-rows .virtual-row").first).to_be_visible()
+    page.screenshot(path=str(ROOT / "docs" / "export-tab.png"), full_page=True)
+
+
+def export_only():
+    """`python docs/screenshots.py export`: the Export tab's screenshot alone."""
+    with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
+        s.import_samples()
+        s.score(task="tweet-summary")
+        s.auto(task="tweet-summary", approve_above=0.8, reject_below=0.4)
+        with running_app(s) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(url)
+            export(page)
+            browser.close()
+    print("wrote docs/export-tab.png")
 
 
 def curate(page, srv):
@@ -80,4 +106,4 @@ def curate(page, srv):
 
 
 if __name__ == "__main__":
-    main()
+    export_only() if sys.argv[1:] == ["export"] else main()

@@ -120,11 +120,13 @@ def _body(info: dict) -> list[str]:
                  f"marked as duplicates of a kept row.")
     reviews = info["reviews"]
     acts = reviews["actions"]
-    lines.append(f"\n**Review.** {reviews['reviewers']} reviewer(s); "
+    people = reviews["reviewers"]
+    lines.append(f"\n**Review.** {people} {'person' if people == 1 else 'people'} and "
+                 f"{reviews['auto_batches']} auto-review batch"
+                 f"{'' if reviews['auto_batches'] == 1 else 'es'} made "
                  f"{acts.get('approve', 0)} approvals, {acts.get('reject', 0)} rejections, "
-                 f"{acts.get('edit', 0)} edits, {acts.get('undo', 0)} undos; "
-                 f"{reviews['auto_batches']} auto-review batch(es); {info['edited']} exported "
-                 f"rows were edited by a person.")
+                 f"{acts.get('edit', 0)} edits and {acts.get('undo', 0)} undos; "
+                 f"{info['edited']} of the exported rows were edited by a person.")
     if info["quality"] is not None:
         lines.append(f"\n**Quality score** (heuristics, faithfulness and the judge combined, "
                      f"0-1): mean {info['quality']:.3f} over the exported rows that have one.")

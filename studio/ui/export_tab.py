@@ -50,10 +50,11 @@ def build_export_tab(gr, settings, studio, task_box, header):
         split_pick = gr.Radio(["train", "validation", "test"], value="test", label="Rows of",
                               elem_id="export-split")
     rows = gr.Dataframe(headers=ROW_COLUMNS, interactive=False, wrap=True, max_height=420,
-                        elem_id="export-rows")
+                        column_widths=["7%", "10%", "48%", "35%"], elem_id="export-rows")
     with gr.Accordion("Dataset card (README.md)", open=True):
         card = gr.Markdown(elem_id="export-card")
-        card_yaml = gr.Code(language="yaml", label="Card metadata", elem_id="export-card-yaml")
+        card_yaml = gr.Code(language="yaml", label="Card metadata", max_lines=14,
+                            elem_id="export-card-yaml")
     with gr.Row():
         out_dir = gr.Textbox(label="Folder to write", scale=3, elem_id="export-dir")
         export_btn = gr.Button("Export", variant="primary", scale=1, elem_id="btn-export")
@@ -181,16 +182,16 @@ def _checks_md(plan) -> str:
     from studio.export.pii import describe
 
     leak, pii = plan.checks["leakage"], plan.checks["pii"]
-    mark = "✅" if leak["cross_split"] == 0 else "⚠️"
+    mark = "✓" if leak["cross_split"] == 0 else "⚠"
     lines = [f"{mark} **Leakage:** {leak['cross_split']} pairs of inputs in different splits at "
              f"cosine ≥ {leak['threshold']:g}"]
     lines += [f"  - #{p['a']} and #{p['b']} ({p['similarity']:.3f})" for p in leak["pairs"][:5]]
     action = {"mask": f"masked in {pii['masked']} rows", "drop": f"{pii['dropped']} rows dropped",
               "keep": "kept as written"}[pii["mode"]]
-    mark = "✅" if not pii["rows_with_pii"] or pii["mode"] != "keep" else "⚠️"
+    mark = "✓" if not pii["rows_with_pii"] or pii["mode"] != "keep" else "⚠"
     lines.append(f"{mark} **Personal data:** {describe(pii['found'])}; {action}")
     if plan.moved:
-        lines.append(f"↔️ **{len(plan.moved)} rows change split** since the last export: "
+        lines.append(f"⚠ **{len(plan.moved)} rows change split** since the last export: "
                      + ", ".join(f"#{m['id']} {m['from']}→{m['to']}" for m in plan.moved[:8])
                      + (" …" if len(plan.moved) > 8 else ""))
     return "\n\n".join(lines)
