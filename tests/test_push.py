@@ -2,6 +2,7 @@
 never reach a file, the CLI, and the exported train split feeding trl.SFTTrainer."""
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -145,6 +146,22 @@ def test_cli_export_push_and_exports(cli, hub, tmp_path, monkeypatch):
     assert code == 5 and "refused the token" in err and TOKEN not in err + out
     code, out, err = cli("exports", "--json")
     assert [e["rows"] for e in json.loads(out)["exports"]] == [76]  # the dry run left none
+
+
+@pytest.mark.skipif(not (os.environ.get("HF_TOKEN") and os.environ.get("HUB_TEST_REPO")),
+                    reason="a real push needs HF_TOKEN and HUB_TEST_REPO (a dataset repo id)")
+def test_real_push_to_the_hub(studio, tmp_path):
+    """Against huggingface.co itself, only when a token and a scratch repo are given."""
+    from huggingface_hub import HfApi
+
+    studio.import_samples()
+    studio.bulk_review("approve", task=TASK)
+    studio.export(tmp_path / "out", task=TASK)
+    repo = os.environ["HUB_TEST_REPO"]
+    sent = studio.push(repo)
+    assert sent["url"].rstrip("/").endswith(repo)
+    files = HfApi(token=os.environ["HF_TOKEN"]).list_repo_files(repo, repo_type="dataset")
+    assert {f["path"] for f in sent["files"]} <= set(files)
 
 
 @pytest.mark.slow
