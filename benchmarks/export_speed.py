@@ -44,6 +44,8 @@ def build(path: Path, n: int) -> Studio:
     ids = s.store.insert_examples(data)
     x, _ = clustered(n)
     s.store.save_embeddings(MODEL, [text_hash(r["input"]) for r in data], x)
+    outputs = {text_hash(r["output"]): k for k, r in enumerate(data)}  # cached, as after scoring
+    s.store.save_embeddings(MODEL, list(outputs), x[list(outputs.values())])
     s.store.set_setting("embedding_model", MODEL)
     s.store.set_statuses([(i, "pending", "approved") for i in ids], "bench")
     return s

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from studio.cli_curate import _bar
-from studio.export.card import LICENSES
-from studio.export.pii import MODES, describe
-from studio.export.records import SCHEMAS
-from studio.export.splits import TEST_FROM
-from studio.export.writer import FORMATS
+from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
 
 
 def add_parsers(cmd) -> None:
@@ -26,7 +22,7 @@ def add_parsers(cmd) -> None:
                     help="the card's license (default apache-2.0)")
     sp.add_argument("--language", default="en", help="language code(s), comma-separated "
                     "(default en)")
-    sp.add_argument("--pii", default="mask", choices=MODES, help="personal data (e-mails, "
+    sp.add_argument("--pii", default="mask", choices=PII_MODES, help="personal data (e-mails, "
                     "phones, @handles, URLs with secrets): mask (default), drop the row, keep")
     sp.add_argument("--test-from", default="real", choices=TEST_FROM,
                     help="real: the test split takes imported rows first (default); any")
@@ -61,6 +57,8 @@ class _OnOff:
 
 
 def _export(s, a):
+    from studio.export.pii import describe
+
     with _bar("checking leakage", "row") as progress:
         r = s.export(a.out_dir, task=a.task, splits=a.splits, seed=a.seed, schema=a.schema,
                      fmt=a.format, pii=a.pii, license=a.license, language=a.language,

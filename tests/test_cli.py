@@ -118,7 +118,8 @@ def test_console_script_and_help_import_nothing_heavy():
     code = ("import sys\nfrom studio.cli import main\n"
             "assert main(['--help']) == 0\n"
             "heavy = [m for m in ('duckdb', 'pyarrow', 'torch', 'transformers', 'gradio', "
-            "'datasets', 'sentence_transformers', 'trl') if m in sys.modules]\n"
+            "'datasets', 'sentence_transformers', 'trl', 'numpy', 'yaml', 'huggingface_hub') "
+            "if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "HEAVY []" in r.stdout, r.stdout + r.stderr

@@ -6,12 +6,8 @@ export to the next unless the data or the options do (no dates), so re-exports a
 
 from __future__ import annotations
 
-import yaml
-
 from studio.export.pii import describe
 
-LICENSES = ("apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0",
-            "odc-by", "openrail", "other", "unknown")
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 
@@ -73,6 +69,8 @@ def _dataset_info(info: dict) -> dict:
 
 
 def render(info: dict) -> str:
+    import yaml
+
     head = yaml.safe_dump(metadata(info), sort_keys=False, allow_unicode=True, width=1000)
     return f"---\n{head}---\n\n" + "\n".join(_body(info)) + "\n"
 

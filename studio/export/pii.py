@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+from studio.export import PII_MODES as MODES
+
 KINDS = ("email", "phone", "handle", "url_token")
-MODES = ("mask", "drop", "keep")
 WORDS = {"email": ("e-mail address", "e-mail addresses"),
          "phone": ("phone number", "phone numbers"), "handle": ("@handle", "@handles"),
          "url_token": ("URL with a secret", "URLs with secrets")}

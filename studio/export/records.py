@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-SCHEMAS = ("messages", "prompt-completion", "alpaca")
+from studio.export import SCHEMAS
 
 
 def record(schema: str, system: str, row: dict) -> dict:

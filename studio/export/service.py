@@ -16,10 +16,10 @@ from pathlib import Path
 from studio.errors import BadInput, Conflict
 from studio.export import card as cards
 from studio.export import pii as pii_scan
-from studio.export.records import SCHEMAS, canonical, features, record, record_hash
-from studio.export.splits import SPLITS, TEST_FROM, assign, cross_split, group_rows, \
-    parse_ratios
-from studio.export.writer import FORMATS, render, sha256, split_glob, write
+from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
+from studio.export.records import canonical, features, record, record_hash
+from studio.export.splits import SPLITS, assign, cross_split, group_rows, parse_ratios
+from studio.export.writer import render, sha256, split_glob, write
 
 
 @dataclass
@@ -58,14 +58,14 @@ def check_options(o: dict) -> dict:
         raise BadInput(f"unknown schema {o['schema']!r}; use {', '.join(SCHEMAS)}")
     if o["format"] not in FORMATS:
         raise BadInput(f"unknown format {o['format']!r}; use {', '.join(FORMATS)}")
-    if o["pii"] not in pii_scan.MODES:
+    if o["pii"] not in PII_MODES:
         raise BadInput(f"unknown personal-data mode {o['pii']!r}; use mask, drop or keep")
     if o["test_from"] not in TEST_FROM:
         raise BadInput(f"test rows come from 'real' (imported rows first) or 'any', "
                        f"got {o['test_from']!r}")
-    if o["license"] not in cards.LICENSES:
+    if o["license"] not in LICENSES:
         raise BadInput(f"unknown license {o['license']!r}; use one of "
-                       f"{', '.join(cards.LICENSES)}")
+                       f"{', '.join(LICENSES)}")
     langs = [x.strip().lower() for x in str(o["language"]).split(",") if x.strip()]
     if not langs or any(not x.replace("-", "").isalpha() or len(x) > 12 for x in langs):
         raise BadInput(f"language is one or more codes like en or en,fr; got {o['language']!r}")

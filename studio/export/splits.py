@@ -16,9 +16,9 @@ import hashlib
 import numpy as np
 
 from studio.errors import BadInput
+from studio.export import TEST_FROM
 
 SPLITS = ("train", "validation", "test")
-TEST_FROM = ("real", "any")
 
 
 def parse_ratios(value) -> tuple[float, float, float]:

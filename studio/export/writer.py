@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 
 from studio.errors import BadInput
+from studio.export import FORMATS
 
-FORMATS = ("hf", "jsonl", "csv")
 SHARD_ROWS = 100_000  # rows per Parquet shard
 EXT = {"hf": "parquet", "jsonl": "jsonl", "csv": "csv"}
 

@@ -12,9 +12,7 @@ SHOWN = 200  # rows of a split shown in the table
 
 
 def build_export_tab(gr, settings, studio, task_box, header):
-    from studio.export.card import LICENSES
-    from studio.export.records import SCHEMAS
-    from studio.export.writer import FORMATS
+    from studio.export import FORMATS, LICENSES, SCHEMAS
 
     gr.Markdown("### Export\nOnly rows that were **approved**, have an output and are nobody's "
                 "duplicate leave. Each family (a seed and what was generated or corrupted from "
