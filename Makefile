@@ -37,6 +37,7 @@ bench: setup
 	$(BIN)/python benchmarks/embed_speed.py
 	$(BIN)/python benchmarks/dedupe_speed.py
 	$(BIN)/python benchmarks/score_speed.py
+	$(BIN)/python benchmarks/export_speed.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

@@ -29,6 +29,9 @@ _PHONE = (r"(?P<phone>(?<![\w.+/-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?"
           r"\d{2,4}(?:[\s.-]\d{2,5}){1,4}(?![\w/-]|\.\d)|(?<![\w+])\+\d{9,15}\b)")
 _HANDLE = r"(?P<handle>(?<![\w@./])@[A-Za-z0-9_]{1,30}\b)"
 PATTERN = re.compile("|".join((_URL, _EMAIL, _PHONE, _HANDLE)))
+# A cheap first look: text with no "@", no "://" and no run of 9+ digits and separators cannot
+# hold any of the above, and most text is like that.
+MAYBE = re.compile(r"@|://|\d[\d\s().+-]{7,}\d")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Finding:
 def scan(text: str) -> list[Finding]:
     """Every piece of personal data in `text`, left to right, with what masking puts there."""
     found = []
+    if not MAYBE.search(text):
+        return found
     for m in PATTERN.finditer(text):
         kind = m.lastgroup
         value = m.group()
