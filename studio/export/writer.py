@@ -11,8 +11,8 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
+import uuid
 from pathlib import Path
 
 from studio.errors import BadInput
@@ -113,8 +113,9 @@ def write(out_dir: Path, files: dict[str, bytes]) -> None:
     out_dir = Path(out_dir)
     check_destination(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+    tag = uuid.uuid4().hex[:12]  # two exports at once (two app sessions) never share these
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{tag}")
+    old = out_dir.with_name(f".{out_dir.name}.old-{tag}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         for rel, data in sorted(files.items()):
