@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from studio.cli_curate import _bar
 from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
 
@@ -26,9 +28,8 @@ def add_parsers(cmd) -> None:
                     "phones, @handles, URLs with secrets): mask (default), drop the row, keep")
     sp.add_argument("--test-from", default="real", choices=TEST_FROM,
                     help="real: the test split takes imported rows first (default); any")
-    sp.add_argument("--stratify", default=None, action=_OnOff, nargs=0,
+    sp.add_argument("--stratify", default=None, action=argparse.BooleanOptionalAction,
                     help="split each label on its own (default: on for classification tasks)")
-    sp.add_argument("--no-stratify", dest="stratify", action=_OnOff, nargs=0)
     sp.add_argument("--dry-run", action="store_true", help="plan and check, write nothing")
 
     sp = cmd("push", "push an export folder to a Hugging Face dataset repo (token: $HF_TOKEN)")
@@ -41,19 +42,6 @@ def add_parsers(cmd) -> None:
 
     sp = cmd("exports", "the exports made from this store, newest first", task=True)
     sp.add_argument("--all-tasks", action="store_true")
-
-
-class _OnOff:
-    """--stratify / --no-stratify: True, False, or None when neither is given."""
-
-    def __new__(cls, option_strings, dest, **kw):
-        import argparse
-
-        class Action(argparse.Action):
-            def __call__(self, parser, namespace, values, option_string=None):
-                setattr(namespace, self.dest, not option_string.startswith("--no-"))
-
-        return Action(option_strings, dest, **kw)
 
 
 def _export(s, a):

@@ -6,7 +6,7 @@ export to the next unless the data or the options do (no dates), so re-exports a
 
 from __future__ import annotations
 
-from studio.export.pii import describe
+from studio.export.pii import describe, outcome
 
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
@@ -142,17 +142,10 @@ def _body(info: dict) -> list[str]:
 
 
 def _checks(leakage: dict, pii: dict) -> list[str]:
-    if leakage.get("checked"):
-        leak = (f"- **Leakage:** {leakage['cross_split']} pairs of inputs in different splits at "
-                f"cosine >= {leakage['threshold']:g} ({leakage['model']}).")
-    else:
-        leak = f"- **Leakage:** not checked ({leakage.get('reason', 'no vectors')})."
-    found = describe(pii["found"])
-    action = {"mask": f"masked in {pii['masked']} rows",
-              "drop": f"{pii['dropped']} rows dropped",
-              "keep": "kept as written (the exporter chose to keep them)"}[pii["mode"]]
+    leak = (f"- **Leakage:** {leakage['cross_split']} pairs of inputs in different splits at "
+            f"cosine >= {leakage['threshold']:g} ({leakage['model']}).")
     return [leak, f"- **Personal data** (e-mails, phone numbers, @handles, URLs with secrets): "
-            f"{found}; {action}."]
+            f"{describe(pii['found'])}; {outcome(pii)}."]
 
 
 def _schema_words(schema: str) -> str:

@@ -79,6 +79,13 @@ def describe(found: dict[str, int]) -> str:
     return ", ".join(f"{n} {WORDS[k][n > 1]}" for k, n in found.items() if n) or "none found"
 
 
+def outcome(report: dict) -> str:
+    """What the export did with the personal data it found, in words."""
+    return {"mask": f"masked in {report['masked']} rows",
+            "drop": f"{report['dropped']} rows dropped",
+            "keep": "kept as written (the exporter chose to keep them)"}[report["mode"]]
+
+
 def _mask_url(url: str) -> str:
     """The URL with credentials and secret-looking query values replaced by [REDACTED]."""
     try:

@@ -108,12 +108,10 @@ class ExportMixin:
         strata = np.array([r["output"] for r in rows], dtype=object) if stratify else None
         split = assign(group, real, tuple(opts["splits"]), opts["seed"],
                        test_from=opts["test_from"], strata=strata)
-        if leakage["checked"]:
-            cross = cross_split(pairs[0], pairs[1], split)
-            leakage["cross_split"] = int(len(cross))
-            leakage["pairs"] = [{"a": int(ids[pairs[0][k]]), "b": int(ids[pairs[1][k]]),
-                                 "similarity": round(float(pairs[2][k]), 4)}
-                                for k in cross[:20]]
+        cross = cross_split(pairs[0], pairs[1], split)
+        leakage["cross_split"] = int(len(cross))
+        leakage["pairs"] = [{"a": int(ids[pairs[0][k]]), "b": int(ids[pairs[1][k]]),
+                             "similarity": round(float(pairs[2][k]), 4)} for k in cross[:20]]
         order = sorted(range(len(rows)), key=lambda k: (SPLITS.index(split[k]), ids[k]))
         records = [record(opts["schema"], t.instruction, rows[k]) for k in order]
         counts = {"splits": {s: int((split == s).sum()) for s in SPLITS},
@@ -202,21 +200,19 @@ class ExportMixin:
             raise Conflict(f"nothing to export: task {plan.task!r} has no approved rows with an "
                            f"output that are not duplicates ({plan.counts['left_out']})")
         files = plan.files
+        hashes = {path: sha256(data) for path, data in sorted(files.items())}
+        result["files"] = {p: {"bytes": len(files[p]), "sha256": h} for p, h in hashes.items()}
         if dry_run:
-            result["files"] = {p: {"bytes": len(files[p]), "sha256": sha256(files[p])}
-                               for p in sorted(files)}
             return result
         previous = self.store.last_export_to(str(out_dir))
         write(out_dir, files)
-        hashes = {path: sha256(data) for path, data in sorted(files.items())}
         export_id = self.store.record_export(
             {"task": plan.task, "out_dir": str(out_dir), "format": fmt, "schema": schema,
              "options": plan.options, "counts": plan.counts, "checks": plan.checks,
              "files": hashes, "fingerprint": plan.fingerprint, "card": plan.card},
             plan.manifest())
         self.store.set_splits(dict(zip(plan.ids, plan.splits)))
-        result.update(export_id=export_id, files={p: {"bytes": len(files[p]), "sha256": h}
-                                                  for p, h in hashes.items()},
+        result.update(export_id=export_id,
                       unchanged=bool(previous and previous["files"] == hashes))
         return result
 

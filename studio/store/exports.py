@@ -35,14 +35,12 @@ class ExportsMixin:
 
     def left_out(self, task: str) -> dict[str, int]:
         """Why the task's other rows stay: one reason per row, the first that applies."""
-        row = self._one(
-            "SELECT count(*) FILTER (WHERE output IS NULL), "
-            "count(*) FILTER (WHERE output IS NOT NULL AND duplicate_of IS NOT NULL), "
-            "count(*) FILTER (WHERE output IS NOT NULL AND duplicate_of IS NULL "
-            "AND status = 'pending'), "
-            "count(*) FILTER (WHERE output IS NOT NULL AND duplicate_of IS NULL "
-            "AND status = 'rejected') FROM examples WHERE task = ?", [task])
-        return dict(zip(("input_only", "duplicate", "pending", "rejected"), row))
+        counts = dict.fromkeys(("input_only", "duplicate", "pending", "rejected"), 0)
+        counts.update(self._run(
+            f"SELECT CASE WHEN output IS NULL THEN 'input_only' WHEN duplicate_of IS NOT NULL "
+            f"THEN 'duplicate' ELSE status END AS why, count(*) FROM examples "
+            f"WHERE task = ? AND NOT ({LEAVES}) GROUP BY why", [task]).fetchall())
+        return counts
 
     def edited_ids(self, ids: list[int]) -> set[int]:
         """Rows a person edited (the audit log's live edits)."""
@@ -97,10 +95,6 @@ class ExportsMixin:
             f"LIMIT ?", params + [limit])
         return [_decode_export(r) for r in rows]
 
-    def get_export(self, export_id: int) -> dict | None:
-        rows = self._all("SELECT * FROM exports WHERE id = ?", [export_id])
-        return _decode_export(rows[0]) if rows else None
-
     def export_manifest(self, export_id: int) -> list[tuple[int, str, str]]:
         return [tuple(r) for r in self._run(
             "SELECT example_id, split, record_hash FROM export_rows WHERE export_id = ? "
@@ -116,9 +110,8 @@ class ExportsMixin:
         self._run("INSERT INTO hub_pushes VALUES (?, ?, ?, ?, ?, ?, ?)",
                   [export_id, folder, repo_id, private, url, commit_url, utcnow()])
 
-    def pushes(self, export_id: int | None = None) -> list[dict]:
-        clause, params = ("WHERE export_id = ?", [export_id]) if export_id else ("", [])
-        rows = self._all(f"SELECT * FROM hub_pushes {clause} ORDER BY pushed_at DESC", params)
+    def pushes(self) -> list[dict]:
+        rows = self._all("SELECT * FROM hub_pushes ORDER BY pushed_at DESC")
         return [dict(r, pushed_at=iso(r["pushed_at"])) for r in rows]
 
 

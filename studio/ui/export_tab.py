@@ -177,17 +177,15 @@ def _counts_md(plan) -> str:
 
 
 def _checks_md(plan) -> str:
-    from studio.export.pii import describe
+    from studio.export.pii import describe, outcome
 
     leak, pii = plan.checks["leakage"], plan.checks["pii"]
     mark = "✓" if leak["cross_split"] == 0 else "⚠"
     lines = [f"{mark} **Leakage:** {leak['cross_split']} pairs of inputs in different splits at "
              f"cosine ≥ {leak['threshold']:g}"]
     lines += [f"  - #{p['a']} and #{p['b']} ({p['similarity']:.3f})" for p in leak["pairs"][:5]]
-    action = {"mask": f"masked in {pii['masked']} rows", "drop": f"{pii['dropped']} rows dropped",
-              "keep": "kept as written"}[pii["mode"]]
     mark = "✓" if not pii["rows_with_pii"] or pii["mode"] != "keep" else "⚠"
-    lines.append(f"{mark} **Personal data:** {describe(pii['found'])}; {action}")
+    lines.append(f"{mark} **Personal data:** {describe(pii['found'])}; {outcome(pii)}")
     if plan.moved:
         lines.append(f"⚠ **{len(plan.moved)} rows change split** since the last export: "
                      + ", ".join(f"#{m['id']} {m['from']}→{m['to']}" for m in plan.moved[:8])
