@@ -11,19 +11,20 @@ import json
 import os
 import sys
 
-from studio import cli_curate, cli_export, cli_noise, cli_score
+from studio import cli_curate, cli_export, cli_noise, cli_score, cli_train
 from studio.display import shorten
 from studio.errors import BadInput
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process,
 4 the teacher refused or could not be reached, 5 the Hugging Face Hub refused or could not
-be reached.
+be reached, 6 a training run failed (the message has the trainer's log tail).
 environment: SFT_STUDIO_DB (store file), SFT_STUDIO_TASK (default task),
 SFT_STUDIO_REVIEWER (name in the audit log), OPENAI_API_KEY, OPENAI_BASE_URL and
 OPENAI_MODEL (the teacher for generate; the key is never stored), SFT_STUDIO_PRICES
 (a TOML price table: [models."NAME"] in = X, out = Y, USD per million tokens),
 SFT_STUDIO_EMBED_MODEL (the embedding model for embed, dedupe and similar), HF_TOKEN (push;
-never stored) and HF_ENDPOINT (another Hub than huggingface.co)."""
+never stored), HF_ENDPOINT (another Hub than huggingface.co) and SFT_STUDIO_RUNS (where
+training runs get their folders; default runs/ beside the store)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_curate.add_parsers(cmd)
     cli_score.add_parsers(cmd)
     cli_export.add_parsers(cmd)
+    cli_train.add_parsers(cmd)
 
     sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
              task=True)
@@ -375,7 +377,8 @@ COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "s
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
             "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
             "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS,
-            **cli_curate.COMMANDS, **cli_score.COMMANDS, **cli_export.COMMANDS}
+            **cli_curate.COMMANDS, **cli_score.COMMANDS, **cli_export.COMMANDS,
+            **cli_train.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

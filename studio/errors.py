@@ -35,6 +35,12 @@ class HubFailed(StudioError):
     exit_code = 5
 
 
+class TrainFailed(StudioError):
+    """A training run failed; the message carries the trainer's error and its log's tail."""
+
+    exit_code = 6
+
+
 class StoreLocked(StudioError):
     """Another process holds the DuckDB file."""
 

@@ -16,6 +16,7 @@ from studio.importing import content_hash, plan_import
 from studio.settings import Settings
 from studio.store import STATUSES, Store
 from studio.tasks import BUILTIN_TASKS, Task
+from studio.training.service import TrainingMixin
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = {  # file -> task
@@ -36,7 +37,7 @@ def _order(order: str) -> str:
     return order
 
 
-class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin):
+class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, TrainingMixin):
     """One project: a store file plus the operations on it.
 
         with Studio.open("studio.duckdb") as s:

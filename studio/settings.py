@@ -35,6 +35,8 @@ class Settings:
     embed_model: str | None = None
     # The Hugging Face Hub to push to (None: huggingface.co). The token is never kept here.
     hub_endpoint: str | None = None
+    # Where training runs get their folders (None: `runs/` beside the store file).
+    runs_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -49,8 +51,10 @@ class Settings:
             cache_dir=Path(env["SFT_STUDIO_CACHE"]) if env.get("SFT_STUDIO_CACHE") else None,
             embed_model=env.get("SFT_STUDIO_EMBED_MODEL") or None,
             hub_endpoint=env.get("HF_ENDPOINT") or None,
+            runs_dir=Path(env["SFT_STUDIO_RUNS"]) if env.get("SFT_STUDIO_RUNS") else None,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "db_path" in given:
-            given["db_path"] = Path(given["db_path"])
+        for key in ("db_path", "runs_dir"):
+            if key in given:
+                given[key] = Path(given[key])
         return replace(s, **given)

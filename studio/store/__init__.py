@@ -12,14 +12,15 @@ from studio.store.jobs import JOB_STATUSES, JobsMixin
 from studio.store.migrations import MIGRATIONS
 from studio.store.noise import NoiseMixin
 from studio.store.reviews import ReviewsMixin
+from studio.store.runs import RUN_STATUSES, RunsMixin
 from studio.store.scores import AUTO_PREFIX, ScoresMixin
 from studio.store.vectors import VectorsMixin
 
 
 class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, ScoresMixin,
-            ExportsMixin, StoreBase):
+            ExportsMixin, RunsMixin, StoreBase):
     """One project's store. Use as a context manager or call close()."""
 
 
-__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "SOURCES", "STATUSES", "iso",
+__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "RUN_STATUSES", "SOURCES", "STATUSES", "iso",
            "utcnow"]

@@ -248,5 +248,55 @@ def m007_exports(con) -> None:
     )
 
 
+def m008_runs(con) -> None:
+    # Training runs (a subprocess each) and the metrics folded in from their metrics.jsonl.
+    con.execute("CREATE SEQUENCE runs_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE runs (
+            id BIGINT PRIMARY KEY,
+            task TEXT NOT NULL,
+            kind TEXT NOT NULL,              -- train | curve
+            status TEXT NOT NULL,            -- queued | running | completed | failed | ...
+            model TEXT NOT NULL,
+            run_dir TEXT NOT NULL,
+            config TEXT NOT NULL,            -- JSON: the TrainConfig as asked
+            export_id BIGINT,
+            pid INTEGER,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false,
+            step INTEGER,
+            max_steps INTEGER,
+            progress DOUBLE,
+            eta_s DOUBLE,
+            tokens_per_s DOUBLE,
+            train_loss DOUBLE,
+            eval_loss DOUBLE,
+            adapter_path TEXT,
+            merged_path TEXT,
+            eval TEXT,                       -- JSON: metric, base, tuned, delta, n
+            curve TEXT,                      -- JSON: the learning curve's points
+            error TEXT,
+            metrics_offset BIGINT NOT NULL DEFAULT 0,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP
+        )"""
+    )
+    con.execute(
+        """
+        CREATE TABLE run_metrics (
+            run_id BIGINT NOT NULL,
+            part TEXT NOT NULL,              -- '' for a train run; p025, p050, ... for a curve
+            step INTEGER NOT NULL,
+            epoch DOUBLE,
+            loss DOUBLE,
+            eval_loss DOUBLE,
+            learning_rate DOUBLE,
+            tokens_per_s DOUBLE,
+            logged_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
-              m005_embeddings, m006_score_details, m007_exports]
+              m005_embeddings, m006_score_details, m007_exports, m008_runs]

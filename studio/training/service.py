@@ -1,0 +1,227 @@
+"""The Studio's training verbs: train, learning_curve, runs, run, cancel_run, resume_run,
+evaluate_run. The work happens in `python -m trainer` subprocesses; the studio starts them,
+folds what they write into the store, and signals them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+from studio.errors import BadInput, Conflict, NotFound, TrainFailed
+from studio.training import process
+from studio.training.fold import fold, read_events
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+PUBLIC = ("id", "status", "model", "run_dir", "step", "max_steps", "train_loss", "eval_loss",
+          "adapter_path", "eval", "error")
+ENDED = ("completed", "failed", "cancelled", "interrupted")
+RESUMABLE = ("failed", "cancelled", "interrupted")
+
+
+def public(run: dict) -> dict:
+    """The shape `runs --json` promises."""
+    return {k: run.get(k) for k in PUBLIC}
+
+
+class TrainingMixin:
+    @property
+    def _procs(self) -> dict:
+        return self.__dict__.setdefault("_train_procs", {})
+
+    def runs_dir(self) -> Path:
+        return Path(self.settings.runs_dir or self.store.path.parent / "runs").resolve()
+
+    # -- starting ------------------------------------------------------------------------
+
+    def train(self, *, model: str | None = None, task: str | None = None,
+              epochs: float | None = None, lora_r: int | None = None,
+              max_steps: int | None = None, settings: dict | None = None, detach: bool = False,
+              on_progress=None, kind: str = "train") -> dict:
+        """Export the approved rows into a new run folder and train on them. Blocks until the run
+        ends (calling `on_progress(run)` as it goes) unless `detach`; returns the run."""
+        from trainer.config import ConfigError, TrainConfig
+
+        t = self.task(task)
+        model = model or DEFAULT_MODEL
+        if Path(model).expanduser().exists():
+            model = str(Path(model).expanduser().resolve())
+        given = {k: v for k, v in {"epochs": epochs, "lora_r": lora_r,
+                                   "max_steps": max_steps}.items() if v is not None}
+        try:
+            config = TrainConfig.from_dict({**(settings or {}), **given, "base_model": model},
+                                           where="training settings")
+        except ConfigError as e:
+            raise BadInput(str(e)) from None
+        run_dir = self._new_run_dir()
+        try:
+            export = self.export(run_dir / "dataset", task=t.name, fmt="jsonl",
+                                 schema="messages")
+        except BaseException:
+            _remove_empty(run_dir)
+            raise
+        config = config.replace(
+            data_dir="dataset", output_dir=".", labels=list(t.labels),
+            task={"name": t.name, "instruction": t.instruction},
+            dataset={"export_id": export["export_id"], "fingerprint": export["fingerprint"]})
+        config.save(run_dir / "config.toml")
+        run_id = self.store.create_run(task=t.name, kind=kind, model=model,
+                                       run_dir=str(run_dir), config=config.to_dict(),
+                                       export_id=export["export_id"])
+        self._start(run_id, "curve" if kind == "curve" else "train")
+        return self.run(run_id) if detach else self.wait_run(run_id, on_progress=on_progress)
+
+    def learning_curve(self, **kw) -> dict:
+        """A run that trains on 25%, 50% and 100% of the train split and scores each."""
+        return self.train(kind="curve", **kw)
+
+    def resume_run(self, run_id: int, *, detach: bool = False, on_progress=None) -> dict:
+        run = self.run(run_id)
+        if run["status"] not in RESUMABLE:
+            raise Conflict(f"run {run_id} is {run['status']}; only a failed, cancelled or "
+                           "interrupted run can be resumed")
+        self.store.update_run(run_id, {"status": "queued", "cancel_requested": False,
+                                       "error": None, "finished_at": None})
+        self._start(run_id, "curve" if run["kind"] == "curve" else "train")
+        return self.run(run_id) if detach else self.wait_run(run_id, on_progress=on_progress)
+
+    def _new_run_dir(self) -> Path:
+        root = self.runs_dir()
+        run_dir = root / f"run-{self.store.next_run_id():04d}"
+        if run_dir.exists():
+            run_dir = root / f"{run_dir.name}-{secrets.token_hex(3)}"
+        run_dir.mkdir(parents=True)
+        return run_dir
+
+    def _start(self, run_id: int, mode: str) -> None:
+        run = self.store.get_run(run_id)
+        run_dir = Path(run["run_dir"])
+        proc = process.launch(process.command(run_dir / "config.toml", mode), run_dir)
+        self._procs[run_id] = proc
+        self.store.update_run(run_id, {"status": "running", "pid": proc.pid})
+
+    # -- watching ------------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        """Fold what live runs wrote since the last look; settle runs whose process is gone."""
+        for run in self.store.live_runs():
+            self._refresh(run)
+
+    def _refresh(self, run: dict) -> None:
+        run_dir = Path(run["run_dir"])
+        events, offset = read_events(run_dir / "metrics.jsonl", run["metrics_offset"])
+        fields, metrics, end = fold(events)
+        self.store.add_run_metrics(run["id"], metrics)
+        fields["metrics_offset"] = offset
+        proc = self._procs.get(run["id"])
+        code = proc.poll() if proc else None
+        gone = code is not None if proc else not process.alive(run["pid"])
+        if end is not None:
+            fields.update(self._ended(run, end))
+        elif gone and run["status"] == "running":
+            tail = process.log_tail(run_dir / "train.log")
+            failed = (code not in (None, 0, 143)) or (code is None and "Traceback" in tail)
+            status = "failed" if failed else ("cancelled" if run["cancel_requested"]
+                                              else "interrupted")
+            fields.update(status=status, finished_at=_now(),
+                          error=f"the trainer exited ({code}) without finishing:\n{tail}"
+                          if failed else f"the trainer process {run['pid']} is gone")
+        if gone or end is not None:
+            self._procs.pop(run["id"], None)
+        self.store.update_run(run["id"], fields)
+
+    def _ended(self, run: dict, end: dict) -> dict:
+        status = end.get("status")
+        out = {"finished_at": _now()}
+        if status == "completed":
+            out.update(status="completed", adapter_path=end.get("adapter_path"),
+                       merged_path=end.get("merged_path"))
+            for k in ("step", "train_loss", "eval_loss"):
+                if end.get(k) is not None:
+                    out[k] = end[k]
+        elif status == "stopped":
+            out["status"] = "cancelled" if run["cancel_requested"] else "interrupted"
+        else:
+            tail = process.log_tail(Path(run["run_dir"]) / "train.log")
+            out.update(status="failed", error=f"{end.get('error')}\n--- log tail ---\n{tail}")
+        return out
+
+    def run(self, run_id: int) -> dict:
+        self.refresh_runs()
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}; `sft-studio runs` lists them")
+        return run
+
+    def runs(self, task: str | None = None) -> list[dict]:
+        self.refresh_runs()
+        return self.store.list_runs(task)
+
+    def run_metrics(self, run_id: int) -> list[dict]:
+        self.run(run_id)
+        return self.store.run_metrics(run_id)
+
+    def wait_run(self, run_id: int, *, on_progress=None, poll: float = 0.5,
+                 timeout: float | None = None) -> dict:
+        started = time.monotonic()
+        while True:
+            run = self.run(run_id)
+            if on_progress:
+                on_progress(run)
+            if run["status"] in ENDED:
+                return run
+            if timeout is not None and time.monotonic() - started > timeout:
+                return run
+            time.sleep(poll)
+
+    # -- stopping and evaluating ----------------------------------------------------------
+
+    def cancel_run(self, run_id: int, *, wait: bool = True, timeout: float = 120) -> dict:
+        """Ask the trainer to save a checkpoint and stop (SIGTERM); the run ends cancelled and
+        can be resumed."""
+        run = self.run(run_id)
+        if run["status"] in ENDED:
+            raise Conflict(f"run {run_id} already ended ({run['status']})")
+        self.store.update_run(run_id, {"cancel_requested": True})
+        if not (run["pid"] and process.terminate(run["pid"])):
+            self.store.update_run(run_id, {"status": "cancelled", "finished_at": _now()})
+        return self.wait_run(run_id, timeout=timeout) if wait else self.run(run_id)
+
+    def evaluate_run(self, run_id: int, *, again: bool = False) -> dict:
+        """The run's base-vs-tuned evaluation (eval.json): computed in a trainer subprocess if
+        it is missing or `again`. Returns it whole, rows worst first."""
+        run = self.run(run_id)
+        run_dir = Path(run["run_dir"])
+        path = run_dir / "eval.json"
+        if run["status"] != "completed":
+            raise Conflict(f"run {run_id} is {run['status']}; evaluate a completed run")
+        if again or not path.exists():
+            proc = process.launch(process.command(run_dir / "config.toml", "eval"), run_dir,
+                                  "eval.log")
+            code = proc.wait()
+            if code != 0:
+                raise TrainFailed(f"evaluation of run {run_id} failed (exit {code}):\n"
+                                  + process.log_tail(run_dir / "eval.log"))
+            self.store.update_run(run_id, {"metrics_offset": (run_dir / "metrics.jsonl")
+                                           .stat().st_size})
+        result = json.loads(path.read_text(encoding="utf-8"))
+        brief = {k: result[k] for k in ("metric", "base", "tuned", "delta", "n")}
+        self.store.update_run(run_id, {"eval": brief})
+        return result
+
+    def run_curve(self, run_id: int) -> dict | None:
+        path = Path(self.run(run_id)["run_dir"]) / "curve.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _now():
+    from studio.store import utcnow
+
+    return utcnow()
+
+
+def _remove_empty(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
