@@ -38,6 +38,14 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--again", action="store_true", help="recompute even if already scored")
     sp.add_argument("--rows", type=int, default=5, help="outputs to show, worst first "
                     "(default 5)")
+    sp = cmd("push-model", "push a run's LoRA adapter (or merged model) to a Hugging Face "
+             "model repo (token: $HF_TOKEN)")
+    sp.add_argument("run", type=int, metavar="RUN")
+    sp.add_argument("repo_id", metavar="REPO_ID", help="OWNER/NAME")
+    sp.add_argument("--merged", action="store_true", help="push merged/ instead of adapter/")
+    sp.add_argument("--public", action="store_true", help="make a new repo public "
+                    "(default private)")
+    sp.add_argument("--dry-run", action="store_true", help="list what would be pushed")
     sp = cmd("learning-curve", "train on 25%%, 50%% and 100%% of the train split and score "
              "each: how much data does the task need?", task=True)
     _run_options(sp)
@@ -170,6 +178,15 @@ def _eval(s, a):
     return result, "\n".join(lines)
 
 
+def _push_model(s, a):
+    r = s.push_model(a.run, a.repo_id, merged=a.merged, private=not a.public,
+                     dry_run=a.dry_run)
+    what = "private" if r["private"] else "public"
+    head = (f"would push {len(r['files'])} files to {what} model {r['repo_id']}"
+            if r.get("dry_run") else f"pushed {len(r['files'])} files to {r['url']} ({what})")
+    return r, "\n".join([head] + [f"  {f['path']}  {f['bytes']:,} bytes" for f in r["files"]])
+
+
 def _learning_curve(s, a):
     run = _follow(s, lambda p: s.learning_curve(
         model=a.model, task=a.task, epochs=a.epochs, lora_r=a.lora_r, max_steps=a.max_steps,
@@ -185,4 +202,4 @@ def _learning_curve(s, a):
 
 
 COMMANDS = {"train": _train, "cancel-run": _cancel_run, "runs": _runs, "eval": _eval,
-            "learning-curve": _learning_curve}
+            "push-model": _push_model, "learning-curve": _learning_curve}

@@ -61,10 +61,13 @@ def terminate(pid: int) -> bool:
     return True
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The log's last lines, from the last traceback's first line when one is among them."""
     if not path.exists():
         return ""
     with path.open("rb") as fh:
-        fh.seek(max(0, path.stat().st_size - 16384))
+        fh.seek(max(0, path.stat().st_size - 32768))
         text = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    tail = text.splitlines()[-lines:]
+    starts = [i for i, line in enumerate(tail) if line.startswith("Traceback (most recent")]
+    return "\n".join(tail[starts[-1]:] if starts else tail)

@@ -110,18 +110,23 @@ class TrainingMixin:
 
     def _refresh(self, run: dict) -> None:
         run_dir = Path(run["run_dir"])
+        # Whether the process is gone is read before its events, so an end event written just
+        # before it exited is never missed.
+        proc = self._procs.get(run["id"])
+        code = proc.poll() if proc else None
+        gone = code is not None if proc else not process.alive(run["pid"])
         events, offset = read_events(run_dir / "metrics.jsonl", run["metrics_offset"])
         fields, metrics, end = fold(events)
         self.store.add_run_metrics(run["id"], metrics)
         fields["metrics_offset"] = offset
-        proc = self._procs.get(run["id"])
-        code = proc.poll() if proc else None
-        gone = code is not None if proc else not process.alive(run["pid"])
         if end is not None:
             fields.update(self._ended(run, end))
         elif gone and run["status"] == "running":
             tail = process.log_tail(run_dir / "train.log")
-            failed = (code not in (None, 0, 143)) or (code is None and "Traceback" in tail)
+            # Killed by a signal (code < 0: OOM killer, kill -9, a reboot) is resumable;
+            # a trainer that exited with an error of its own is a failure.
+            failed = (code is not None and code > 0 and code != 143) or (
+                code is None and "Traceback" in tail)
             status = "failed" if failed else ("cancelled" if run["cancel_requested"]
                                               else "interrupted")
             fields.update(status=status, finished_at=_now(),
@@ -209,6 +214,27 @@ class TrainingMixin:
         brief = {k: result[k] for k in ("metric", "base", "tuned", "delta", "n")}
         self.store.update_run(run_id, {"eval": brief})
         return result
+
+    def push_model(self, run_id: int, repo_id: str, *, merged: bool = False,
+                   token: str | None = None, private: bool = True,
+                   dry_run: bool = False) -> dict:
+        """Push a completed run's adapter (or merged model) to a Hub model repo. The token is
+        the one given (the app's session) or $HF_TOKEN; it is never stored."""
+        from studio.errors import HubFailed
+        from trainer.hub import PushError
+        from trainer.hub import push_model as push
+
+        run = self.run(run_id)
+        folder = run["merged_path"] if merged else run["adapter_path"]
+        if run["status"] != "completed" or not folder:
+            what = "merged model (train with --set merge=true)" if merged else "adapter"
+            raise Conflict(f"run {run_id} has no {what} to push ({run['status']})")
+        try:
+            return push(folder, repo_id, token=token, private=private,
+                        endpoint=self.settings.hub_endpoint, dry_run=dry_run)
+        except PushError as e:  # checks before sending are bad input; failures after, the Hub's
+            sent = str(e).startswith(f"push to {repo_id} failed")
+            raise (HubFailed if sent else BadInput)(str(e)) from None
 
     def run_curve(self, run_id: int) -> dict | None:
         path = Path(self.run(run_id)["run_dir"]) / "curve.json"

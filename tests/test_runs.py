@@ -1,0 +1,156 @@
+"""Training runs from the studio: the approved rows exported into a run folder, the trainer as a
+real subprocess on a tiny model, its metrics folded into the store, and the CLI verbs."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from studio.training.service import PUBLIC
+
+pytestmark = pytest.mark.slow
+TASK = "tweet-summary"
+
+
+@pytest.fixture
+def tiny(studio, filled, tmp_path):
+    """A tiny chat model whose tokenizer was trained on the store's rows."""
+    from tiny_model import build_tiny_model
+
+    rows = studio.list(task=TASK, limit=500)["rows"]
+    return build_tiny_model(tmp_path / "tiny",
+                            [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+
+
+def _events(run_dir) -> list[dict]:
+    return [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def _until(studio, run_id, check, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = studio.run(run_id)
+        if check(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never got there: {studio.run(run_id)}")
+
+
+def test_train_from_the_cli_records_the_run_and_pushes_the_adapter(studio, tiny, cli, hub,
+                                                                   monkeypatch):
+    code, out, err = cli("train", "--model", tiny, "--max-steps", 6, "--set", "eval_steps=3",
+                         "--json")
+    assert code == 0, err
+    run = json.loads(out)
+    assert list(run) == list(PUBLIC) and run["status"] == "completed"
+    assert run["step"] == run["max_steps"] == 6 and run["train_loss"] > 0 and run["eval_loss"] > 0
+    assert set(run["eval"]) == {"metric", "base", "tuned", "delta", "n"}
+    assert run["eval"]["metric"] == "rougeL" and run["eval"]["n"] > 0
+    run_dir = Path(run["run_dir"])
+    assert (run_dir / "dataset" / "data" / "train.jsonl").exists()
+    assert Path(run["adapter_path"], "adapter_model.safetensors").exists()
+    config = (run_dir / "config.toml").read_text()
+    export = studio.exports()[0]
+    assert f"export_id = {export['id']}" in config and export["out_dir"] == str(run_dir / "dataset")
+
+    code, out, _ = cli("runs", "--json")
+    assert json.loads(out) == {"runs": [run]}
+    metrics = studio.run_metrics(run["id"])
+    assert [m["step"] for m in metrics if m["loss"] is not None] == list(range(1, 7))
+    assert [m["step"] for m in metrics if m["eval_loss"] is not None] == [3, 6]
+
+    code, out, _ = cli("eval", run["id"], "--json")
+    ev = json.loads(out)
+    assert ev["tuned"] == run["eval"]["tuned"] and len(ev["rows"]) == run["eval"]["n"]
+    code, out, _ = cli("eval", run["id"])
+    assert code == 0 and "worst first" in out and "reference:" in out
+
+    code, out, _ = cli("push-model", run["id"], "alice/copy-lora", "--dry-run")
+    assert code == 0 and "adapter_model.safetensors" in out and not hub.requests
+    monkeypatch.setenv("HF_TOKEN", "hf_TESTmodelTOKEN123456")
+    from dataclasses import replace
+
+    studio.settings = replace(studio.settings, hub_endpoint=hub.url)
+    sent = studio.push_model(run["id"], "alice/copy-lora")
+    repo = hub.repos["alice/copy-lora"]
+    assert repo["type"] == "model" and repo["private"] is True and sent["url"]
+    assert {"adapter_model.safetensors", "adapter_config.json", "README.md"} <= set(repo["files"])
+    assert not any(p.startswith("checkpoints") for p in repo["files"])
+    assert b"hf_TEST" not in b"".join(repo["files"].values())
+
+
+def test_killed_cancelled_and_resumed_runs(studio, tiny, cli):
+    """kill -9 leaves an interrupted run; cancel (SIGTERM) saves a checkpoint and stops; resume
+    goes on from that checkpoint's step."""
+    slow = {"save_steps": 10000, "eval_steps": 10000, "logging_steps": 1}
+    run = studio.train(model=str(tiny), max_steps=5000, settings=slow, detach=True)
+    assert run["status"] == "running"
+    _until(studio, run["id"], lambda r: (r["step"] or 0) >= 1)
+    os.killpg(run["pid"], signal.SIGKILL)
+    run = _until(studio, run["id"], lambda r: r["status"] != "running")
+    assert run["status"] == "interrupted" and "gone" in run["error"]
+
+    run = studio.resume_run(run["id"], detach=True)
+    _until(studio, run["id"], lambda r: (r["step"] or 0) >= 3)
+    run = studio.cancel_run(run["id"])
+    assert run["status"] == "cancelled", run
+    run_dir = Path(run["run_dir"])
+    stopped = [e for e in _events(run_dir) if e["event"] == "end"][-1]
+    assert stopped["status"] == "stopped" and stopped["signal"] == "SIGTERM"
+    step = stopped["step"]
+    assert (run_dir / "checkpoints" / f"checkpoint-{step}").is_dir()
+    assert "Traceback" not in (run_dir / "train.log").read_text()
+    code, _, err = cli("cancel-run", run["id"])
+    assert code == 1 and "already ended (cancelled)" in err
+
+    config = (run_dir / "config.toml").read_text()
+    (run_dir / "config.toml").write_text(config.replace("max_steps = 5000",
+                                                        f"max_steps = {step + 4}"))
+    code, out, err = cli("train", "--resume", run["id"], "--json")
+    assert code == 0, err
+    done = json.loads(out)
+    assert done["status"] == "completed" and done["step"] == step + 4
+    events = _events(run_dir)
+    start = [e for e in events if e["event"] == "start"][-1]
+    assert start["step"] == step and start["resumed"] is True
+    after = [e["step"] for e in events[events.index(start):] if e["event"] == "log"
+             and "loss" in e]
+    assert after == list(range(step + 1, step + 5))
+    code, _, err = cli("train", "--resume", run["id"])
+    assert code == 1 and "only a failed, cancelled or interrupted run" in err
+
+
+def test_a_crash_is_failed_with_the_log_tail(studio, tiny, cli):
+    (tiny / "model.safetensors").write_bytes(b"\x00" * 64)
+    code, _, err = cli("train", "--model", tiny, "--max-steps", 2)
+    assert code == 6 and "failed" in err, err
+    assert "log tail" in err and "Traceback" in err, err
+    code, out, _ = cli("runs", "--json")
+    (run,) = json.loads(out)["runs"]
+    assert run["status"] == "failed" and "Error" in run["error"]
+
+
+def test_nothing_to_train_leaves_no_run(studio, cli, tmp_path):
+    studio.import_samples()
+    code, _, err = cli("train", "--model", tmp_path, "--max-steps", 1)
+    assert code == 1 and "nothing to export" in err
+    assert studio.runs() == [] and not any((tmp_path / "runs").glob("*"))
+    code, _, err = cli("train", "--set", "lora_r=0")
+    assert code == 1 and "lora_r must be a whole number" in err
+
+
+def test_learning_curve(studio, tiny, cli):
+    code, out, err = cli("learning-curve", "--model", tiny, "--max-steps", 3, "--json")
+    assert code == 0, err
+    curve = json.loads(out)["curve"]
+    assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 1.0]
+    sizes = [p["n_train"] for p in curve["points"]]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    assert curve["metric"] == "rougeL" and curve["base"] is not None and curve["n"] > 0
+    run = studio.runs()[0]
+    assert run["kind"] == "curve" and run["curve"]["points"] == curve["points"]
+    parts = {m["part"] for m in studio.run_metrics(run["id"])}
+    assert parts == {"p025", "p050", "p100"}
