@@ -208,3 +208,29 @@ def test_bad_data_is_named_by_file_and_line(tmp_path):
             return {"<|im_end|>": 3, "<|endoftext|>": 1}
 
     assert pad_token(Tok())[0] == "<|endoftext|>"
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_same_config(tmp_path):
+    """`torchrun -m trainer` (DDP over gloo on CPU here; `accelerate launch -m trainer` does the
+    same over NCCL on GPUs) trains with no change to the config: the effective batch is shared
+    across ranks, and only rank 0 writes metrics, the resolved config and the adapter."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = make_run(tmp_path, max_steps=4, batch_size=4, grad_accum=None, evaluate=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                           "2", "-m", "trainer", str(path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("train: completed") == 2
+    events = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events].count("start") == 1
+    assert events[-1]["status"] == "completed" and events[-1]["step"] == 4
+    resolved = (tmp_path / "resolved.toml").read_text()
+    assert "\ngrad_accum = 2\n" in resolved  # 4 per device x 2 processes x 2 = 16
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()

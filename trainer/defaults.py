@@ -8,6 +8,7 @@ and the model's shape are separate), so the rules are unit-tested without a GPU.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from trainer.config import TrainConfig
@@ -37,10 +38,11 @@ class Hardware:
 
         if torch.cuda.is_available():
             free, _ = torch.cuda.mem_get_info()
-            return cls("cuda", int(free), torch.cuda.is_bf16_supported(),
-                       torch.cuda.device_count(), has("flash_attn"), has("liger_kernel"),
-                       has("bitsandbytes"))
-        return cls("cpu", 8 * GIB)
+            # Under accelerate/torchrun each process drives one GPU of WORLD_SIZE.
+            world = int(os.environ.get("WORLD_SIZE", "1"))
+            return cls("cuda", int(free), torch.cuda.is_bf16_supported(), world,
+                       has("flash_attn"), has("liger_kernel"), has("bitsandbytes"))
+        return cls("cpu", 8 * GIB, n_devices=int(os.environ.get("WORLD_SIZE", "1")))
 
 
 @dataclass(frozen=True)

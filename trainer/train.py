@@ -14,6 +14,7 @@ Layout of a run folder (paths relative to the config's folder):
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -135,6 +136,7 @@ def sft_args(config: TrainConfig, out: Path, hw: Hardware, has_validation: bool)
         seed=config.seed,
         data_seed=config.seed,
         report_to=[],
+        ddp_find_unused_parameters=False,  # LoRA and full fine-tuning use every trainable weight
         disable_tqdm=not sys.stderr.isatty(),
     )
 
@@ -154,7 +156,8 @@ def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag |
     hw = hw or Hardware.probe()
     config, notes, tokenizer, splits = prepare(config, root, hw)
     out = config.path("output_dir", root)
-    config.save(out / "resolved.toml", notes)
+    if int(os.environ.get("RANK", "0")) == 0:
+        config.save(out / "resolved.toml", notes)
     model = load_model(config, hw)
     args = sft_args(config, out, hw, bool(splits["validation"]))
     callbacks = [ProgressCallback(log or NullLog(), stop or StopFlag())]

@@ -13,11 +13,9 @@ from pathlib import Path
 DROP_ENV = ("OPENAI_API_KEY",)
 
 
-def command(config_path: Path, mode: str = "train", n_gpus: int = 1) -> list[str]:
+def command(config_path: Path, mode: str = "train") -> list[str]:
+    """One process; several GPUs: run `accelerate launch -m trainer CONFIG` by hand."""
     flag = {"train": [], "curve": ["--curve"], "eval": ["--eval-only"]}[mode]
-    if n_gpus > 1:
-        return [sys.executable, "-m", "accelerate.commands.launch", "--num_processes",
-                str(n_gpus), "-m", "trainer", str(config_path), *flag]
     return [sys.executable, "-m", "trainer", str(config_path), *flag]
 
 
