@@ -234,3 +234,24 @@ def test_two_processes_train_the_same_config(tmp_path):
     resolved = (tmp_path / "resolved.toml").read_text()
     assert "\ngrad_accum = 2\n" in resolved  # 4 per device x 2 processes x 2 = 16
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_saves_a_whole_model_and_evaluates_it(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from trainer.config import TrainConfig
+    from trainer.evaluate import evaluate
+    from trainer.train import train
+
+    path = make_run(tmp_path, max_steps=3, method="full", learning_rate=1e-3)
+    config = TrainConfig.load(path)
+    assert train(config, tmp_path)["status"] == "completed"
+    assert not (tmp_path / "adapter" / "adapter_config.json").exists()
+    tuned = AutoModelForCausalLM.from_pretrained(tmp_path / "adapter")
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    changed = [n for n, p in tuned.named_parameters()
+               if not (p == base.get_parameter(n)).all()]
+    assert len(changed) == len(list(base.parameters()))
+    assert "library_name: transformers" in (tmp_path / "adapter" / "README.md").read_text()
+    assert evaluate(config, tmp_path)["n"] == 8

@@ -64,7 +64,8 @@ class TrainingMixin:
         config = config.replace(
             data_dir="dataset", output_dir=".", labels=list(t.labels),
             task={"name": t.name, "instruction": t.instruction},
-            dataset={"export_id": export["export_id"], "fingerprint": export["fingerprint"]})
+            dataset={**config.dataset, "export_id": export["export_id"],
+                     "fingerprint": export["fingerprint"]})  # a given repo_id is kept
         config.save(run_dir / "config.toml")
         run_id = self.store.create_run(task=t.name, kind=kind, model=model,
                                        run_dir=str(run_dir), config=config.to_dict(),
