@@ -67,7 +67,8 @@ class TrainConfig:
                                              "on for GPU models over 1B parameters).")
     attn_implementation: str | None = _f(None, "Attention kernel (auto: flash_attention_2 when "
                                          "installed on CUDA, else sdpa).")
-    liger_kernel: bool | None = _f(None, "Liger fused kernels (auto: on when installed on CUDA).")
+    liger_kernel: bool | None = _f(None, "Liger fused kernels (auto: off; TRL 1.x fuses the "
+                                   "LM head and the loss itself).")
     logging_steps: int | None = _f(None, "Log loss every N steps (auto: about 50 lines a run).")
     merge: bool = _f(False, "Also write merged/: the base with the adapter folded in.")
     evaluate: bool = _f(True, "After training, compare base and tuned on the test split.")

@@ -65,7 +65,7 @@ class ModelShape:
 
 @dataclass(frozen=True)
 class DataStats:
-    n_train: int
+    n_train: int                   # the rows this run trains on (after train_fraction)
     n_validation: int
     lengths: tuple[int, ...]       # token length of each train example, chat template applied
     reference_lengths: tuple[int, ...] = ()  # token length of each test answer
@@ -133,7 +133,7 @@ def resolve(config: TrainConfig, stats: DataStats, hw: Hardware,
         notes["precision"] = f"{hw.device}{' with bf16' if hw.bf16 else ''}: {value}"
     put("lora_alpha", 2 * c.lora_r, f"2 x lora_r = {2 * c.lora_r}")
     put("learning_rate", 2e-5 if c.method == "full" else 2e-4, f"usual for {c.method}")
-    n_train = max(1, int(round(stats.n_train * c.train_fraction)))
+    n_train = max(1, stats.n_train)
     e, why = epochs(n_train)
     put("epochs", e, why)
     length, why = max_length(stats, shape)
@@ -154,8 +154,9 @@ def resolve(config: TrainConfig, stats: DataStats, hw: Hardware,
         "flash_attn installed" if on_gpu and hw.flash_attn else "PyTorch's built-in attention")
     put("packing", bool(on_gpu and c.attn_implementation == "flash_attention_2"),
         "padding-free packing needs flash attention")
-    put("liger_kernel", bool(on_gpu and hw.liger), "liger_kernel installed" if hw.liger
-        else "liger_kernel not installed")
+    # TRL 1.16 already fuses the LM head with the loss (no full logits) and deprecates
+    # use_liger_kernel in SFTTrainer, so Liger is only used when asked for.
+    put("liger_kernel", False, "TRL fuses the LM head and the loss itself")
     steps = planned_steps(c, n_train, hw.n_devices)
     put("eval_steps", max(1, steps // 10), f"about 10 evaluations in {steps} steps")
     put("save_steps", c.eval_steps, "at each evaluation, so the best one can be kept")
