@@ -59,7 +59,7 @@ class TrainingMixin:
             export = self.export(run_dir / "dataset", task=t.name, fmt="jsonl",
                                  schema="messages")
         except BaseException:
-            _remove_empty(run_dir)
+            _discard(run_dir)
             raise
         config = config.replace(
             data_dir="dataset", output_dir=".", labels=list(t.labels),
@@ -98,7 +98,12 @@ class TrainingMixin:
     def _start(self, run_id: int, mode: str) -> None:
         run = self.store.get_run(run_id)
         run_dir = Path(run["run_dir"])
-        proc = process.launch(process.command(run_dir / "config.toml", mode), run_dir)
+        try:
+            proc = process.launch(process.command(run_dir / "config.toml", mode), run_dir)
+        except OSError as e:  # no python, no disk space, too many processes
+            self.store.update_run(run_id, {"status": "failed", "finished_at": _now(),
+                                           "error": f"cannot start the trainer: {e}"})
+            raise TrainFailed(f"run {run_id}: cannot start the trainer: {e}") from None
         self._procs[run_id] = proc
         self.store.update_run(run_id, {"status": "running", "pid": proc.pid})
 
@@ -248,7 +253,8 @@ def _now():
     return utcnow()
 
 
-def _remove_empty(folder: Path) -> None:
+def _discard(folder: Path) -> None:
+    """Remove a run folder this call made (its export failed: no run was recorded)."""
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
