@@ -27,7 +27,8 @@ def add_parsers(cmd) -> None:
              "a new run folder, trains in a subprocess, then scores base vs tuned)", task=True)
     _run_options(sp)
     sp.add_argument("--resume", type=int, metavar="RUN", help="go on with a cancelled, "
-                    "interrupted or failed run from its last checkpoint")
+                    "interrupted or failed run from its last checkpoint (--max-steps or "
+                    "--epochs change where it ends)")
     sp = cmd("cancel-run", "stop a training run after saving a checkpoint (resumable)")
     sp.add_argument("run", type=int, metavar="RUN")
     sp = cmd("runs", "training runs, newest first", task=True)
@@ -137,8 +138,9 @@ def _train(s, a):
     from studio.training.service import public
 
     if a.resume:
-        run = _follow(s, lambda p: s.resume_run(a.resume, detach=a.detach, on_progress=p),
-                      f"run {a.resume}")
+        run = _follow(s, lambda p: s.resume_run(a.resume, max_steps=a.max_steps,
+                                                epochs=a.epochs, detach=a.detach,
+                                                on_progress=p), f"run {a.resume}")
     else:
         run = _follow(s, lambda p: s.train(
             model=a.model, task=a.task, epochs=a.epochs, lora_r=a.lora_r,

@@ -106,13 +106,11 @@ def test_killed_cancelled_and_resumed_runs(studio, tiny, cli):
     code, _, err = cli("cancel-run", run["id"])
     assert code == 1 and "already ended (cancelled)" in err
 
-    config = (run_dir / "config.toml").read_text()
-    (run_dir / "config.toml").write_text(config.replace("max_steps = 5000",
-                                                        f"max_steps = {step + 4}"))
-    code, out, err = cli("train", "--resume", run["id"], "--json")
+    code, out, err = cli("train", "--resume", run["id"], "--max-steps", step + 4, "--json")
     assert code == 0, err
     done = json.loads(out)
     assert done["status"] == "completed" and done["step"] == step + 4
+    assert f"max_steps = {step + 4}" in (run_dir / "config.toml").read_text()
     events = _events(run_dir)
     start = [e for e in events if e["event"] == "start"][-1]
     assert start["step"] == step and start["resumed"] is True

@@ -255,3 +255,20 @@ def test_full_fine_tuning_saves_a_whole_model_and_evaluates_it(tmp_path):
     assert len(changed) == len(list(base.parameters()))
     assert "library_name: transformers" in (tmp_path / "adapter" / "README.md").read_text()
     assert evaluate(config, tmp_path)["n"] == 8
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_checkpoint(tmp_path):
+    """A learning rate far too high makes the validation loss rise: training stops long before
+    max_steps, and the run reports (and saved) the best evaluation, not the last."""
+    from trainer.config import TrainConfig
+    from trainer.progress import MetricsLog
+    from trainer.train import train
+
+    path = make_run(tmp_path, max_steps=40, eval_steps=2, early_stopping_patience=1,
+                    learning_rate=0.3, evaluate=False)
+    result = train(TrainConfig.load(path), tmp_path, log=MetricsLog(tmp_path / "m.jsonl"))
+    evals = [json.loads(x)["eval_loss"] for x in (tmp_path / "m.jsonl").read_text().splitlines()
+             if '"eval_loss"' in x]
+    assert result["step"] < 40 and len(evals) >= 2
+    assert result["eval_loss"] == min(evals) < evals[-1]

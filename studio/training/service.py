@@ -77,11 +77,24 @@ class TrainingMixin:
         """A run that trains on 25%, 50% and 100% of the train split and scores each."""
         return self.train(kind="curve", **kw)
 
-    def resume_run(self, run_id: int, *, detach: bool = False, on_progress=None) -> dict:
+    def resume_run(self, run_id: int, *, max_steps: int | None = None,
+                   epochs: float | None = None, detach: bool = False, on_progress=None) -> dict:
+        """Go on with a run from its last checkpoint; `max_steps` / `epochs` change where it
+        ends (written into its config.toml)."""
+        from trainer.config import ConfigError, TrainConfig
+
         run = self.run(run_id)
         if run["status"] not in RESUMABLE:
             raise Conflict(f"run {run_id} is {run['status']}; only a failed, cancelled or "
                            "interrupted run can be resumed")
+        changes = {k: v for k, v in {"max_steps": max_steps, "epochs": epochs}.items()
+                   if v is not None}
+        if changes:
+            path = Path(run["run_dir"]) / "config.toml"
+            try:
+                TrainConfig.load(path).replace(**changes).save(path)
+            except ConfigError as e:
+                raise BadInput(str(e)) from None
         self.store.update_run(run_id, {"status": "queued", "cancel_requested": False,
                                        "error": None, "finished_at": None})
         self._start(run_id, "curve" if run["kind"] == "curve" else "train")
