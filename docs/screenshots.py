@@ -50,6 +50,7 @@ def main():
             s.auto(task="tweet-summary", approve_above=0.8, reject_below=0.4)
             export(page)
             browser.close()
+    train_only()
     print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png, "
           "curate-scores.png, curate-tab.png, curate-map.png and export-tab.png")
 
@@ -105,5 +106,47 @@ def curate(page, srv):
     page.locator("#cur-map").screenshot(path=str(ROOT / "docs" / "curate-map.png"))
 
 
+def train_only():
+    """`python docs/screenshots.py train`: the Train and Evaluate tabs, on a tiny model built
+    here (no download), trained for real on the approved sample tweets."""
+    from tiny_model import build_tiny_model
+
+    with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
+        s.import_samples()
+        s.bulk_review("approve", task="tweet-summary")
+        rows = s.list(task="tweet-summary", limit=500)["rows"]
+        tiny = build_tiny_model(Path(d) / "tiny-llama",
+                                [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+        with running_app(s) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(url)
+            page.get_by_role("tab", name="Train").click()
+            page.locator("#train-model input").fill(str(tiny))
+            page.locator("#train-model input").press("Enter")
+            page.locator("#btn-train-fill").click()
+            expect(page.locator("#train-why")).to_contain_text("tokenizer", timeout=60_000)
+            for elem, value in (("train-max-steps", "60"), ("train-lr", "0.003"),
+                                ("train-eval-steps", "10")):
+                page.locator(f"#{elem} input").fill(value)
+                page.locator(f"#{elem} input").press("Tab")
+            page.locator("#btn-train").click()
+            expect(page.locator("#train-progress")).to_contain_text("completed", timeout=300_000)
+            expect(page.locator('#train-plot [aria-roledescription="line mark"]')).to_have_count(2)
+            page.screenshot(path=str(ROOT / "docs" / "train-tab.png"), full_page=True)
+            page.get_by_role("tab", name="Evaluate").click()
+            page.locator("#btn-eval").click()
+            expect(page.locator("#eval-rows .virtual-row").first).to_be_visible(timeout=60_000)
+            page.locator("#btn-curve").click()
+            expect(page.locator("#curve-status")).to_contain_text("completed", timeout=300_000)
+            expect(page.locator('#curve-plot [aria-roledescription="line mark"]')).to_have_count(2)
+            page.locator("#play-input textarea").fill("the 42 bus was late AGAIN, missed class")
+            page.locator("#btn-play").click()
+            expect(page.locator("#play-tuned textarea")).not_to_have_value("", timeout=60_000)
+            page.screenshot(path=str(ROOT / "docs" / "evaluate-tab.png"), full_page=True)
+            browser.close()
+    print("wrote docs/train-tab.png and docs/evaluate-tab.png")
+
+
 if __name__ == "__main__":
-    export_only() if sys.argv[1:] == ["export"] else main()
+    {"export": export_only, "train": train_only}.get(" ".join(sys.argv[1:]), main)()

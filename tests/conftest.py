@@ -201,3 +201,14 @@ def filled(studio):
     return {"families": families, "synthetic": synthetic, "pii": private}
 
 
+
+
+@pytest.fixture
+def tiny(studio, filled, tmp_path):
+    """A tiny chat model (tests/tiny_model.py) whose tokenizer was trained on the filled
+    store's rows: a base model for training runs."""
+    from tiny_model import build_tiny_model
+
+    rows = studio.list(task="tweet-summary", limit=500)["rows"]
+    return build_tiny_model(tmp_path / "tiny",
+                            [r["input"] for r in rows] + [r["output"] or "" for r in rows])

@@ -15,16 +15,6 @@ pytestmark = pytest.mark.slow
 TASK = "tweet-summary"
 
 
-@pytest.fixture
-def tiny(studio, filled, tmp_path):
-    """A tiny chat model whose tokenizer was trained on the store's rows."""
-    from tiny_model import build_tiny_model
-
-    rows = studio.list(task=TASK, limit=500)["rows"]
-    return build_tiny_model(tmp_path / "tiny",
-                            [r["input"] for r in rows] + [r["output"] or "" for r in rows])
-
-
 def _events(run_dir) -> list[dict]:
     return [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
 

@@ -15,8 +15,6 @@ import signal
 import time
 from pathlib import Path
 
-from transformers import TrainerCallback
-
 KEEP = ("loss", "eval_loss", "learning_rate", "grad_norm", "mean_token_accuracy",
         "eval_mean_token_accuracy", "num_tokens", "train_loss", "train_runtime")
 
@@ -72,47 +70,3 @@ class StopFlag:
         if flag.item() and not local:
             self.signal = "SIGTERM"
         return bool(flag.item())
-
-
-class ProgressCallback(TrainerCallback):
-    """Streams the trainer's logs to `log` with tokens/s, progress and ETA; stops on `stop`."""
-
-    def __init__(self, log, stop: StopFlag):
-        self.log, self.stop = log, stop
-        self.started = self.last_time = None
-        self.last_tokens = None
-        self.first_step = 0
-
-    def on_train_begin(self, args, state, control, **kw):
-        self.started = self.last_time = time.time()
-        self.first_step = state.global_step
-        self.log.write("start", step=state.global_step, max_steps=state.max_steps,
-                       epochs=args.num_train_epochs, resumed=state.global_step > 0)
-
-    def on_step_end(self, args, state, control, **kw):
-        if self.stop.agreed():
-            control.should_save = True
-            control.should_training_stop = True
-
-    def on_log(self, args, state, control, logs=None, **kw):
-        logs = logs or {}
-        now = time.time()
-        tokens = logs.get("num_tokens")
-        rate = None
-        if tokens is not None and self.last_tokens is not None and tokens > self.last_tokens:
-            rate = (tokens - self.last_tokens) / max(1e-6, now - self.last_time)
-        if tokens is not None:
-            self.last_tokens, self.last_time = tokens, now
-        done = state.global_step - self.first_step
-        elapsed = now - (self.started or now)
-        eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
-        self.log.write("log", step=state.global_step, max_steps=state.max_steps,
-                       epoch=round(state.epoch or 0, 4),
-                       progress=round(state.global_step / max(1, state.max_steps), 4),
-                       elapsed_s=round(elapsed, 2), eta_s=None if eta is None else round(eta, 1),
-                       tokens_per_s=None if rate is None else round(rate, 1),
-                       **{k: logs[k] for k in KEEP if k in logs})
-
-    def on_save(self, args, state, control, **kw):
-        self.log.write("checkpoint", step=state.global_step,
-                       path=f"checkpoints/checkpoint-{state.global_step}")

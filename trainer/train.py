@@ -22,7 +22,7 @@ from pathlib import Path
 from trainer import data as D
 from trainer.config import ConfigError, TrainConfig
 from trainer.defaults import DataStats, Hardware, ModelShape, resolve
-from trainer.progress import NullLog, ProgressCallback, StopFlag
+from trainer.progress import NullLog, StopFlag
 
 
 def prepare(config: TrainConfig, root: Path, hw: Hardware | None = None):
@@ -150,8 +150,10 @@ def _dataset(rows: list[dict]):
 def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag | None = None,
                   hw: Hardware | None = None):
     """(trainer, resolved config, notes, splits): everything ready for `.train()`."""
-    from transformers import EarlyStoppingCallback
+    from transformers import EarlyStoppingCallback, PrinterCallback
     from trl import SFTTrainer
+
+    from trainer.callback import ProgressCallback
 
     hw = hw or Hardware.probe()
     config, notes, tokenizer, splits = prepare(config, root, hw)
@@ -167,6 +169,7 @@ def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag |
                          train_dataset=_dataset(splits["train"]),
                          eval_dataset=_dataset(splits["validation"]),
                          peft_config=lora_config(config), callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # metrics.jsonl has the logs; keep the log readable
     return trainer, config, notes, splits
 
 
@@ -190,6 +193,9 @@ def train(config: TrainConfig, root: Path, *, log=None, stop: StopFlag | None = 
                 "merged_path": str(out / "merged") if (out / "merged").is_dir() else None}
     trainer, config, notes, splits = build_trainer(config, root, log=log, stop=stop, hw=hw)
     resume = last_checkpoint(out)
+    if stop.signal:  # stopped while loading: nothing new to save, the last checkpoint stands
+        return {"status": "stopped", "signal": stop.signal, "step": None,
+                "resumed_from": resume}
     started = time.time()
     result = trainer.train(resume_from_checkpoint=resume)
     state = trainer.state

@@ -255,6 +255,41 @@ class TrainingMixin:
             sent = str(e).startswith(f"push to {repo_id} failed")
             raise (HubFailed if sent else BadInput)(str(e)) from None
 
+    def train_settings(self, *, model: str | None = None, task: str | None = None,
+                       **given) -> dict:
+        """The settings a run would use now (the trainer's own rules on the rows that would
+        be exported and this machine), with the reason for each computed one."""
+        from studio.training.suggest import suggest
+        from trainer.config import ConfigError
+
+        t = self.task(task)
+        rows = self.store.export_rows(t.name)
+        try:
+            return suggest(rows, t.instruction, model or DEFAULT_MODEL,
+                           {k: v for k, v in given.items() if v is not None})
+        except ConfigError as e:
+            raise BadInput(str(e)) from None
+
+    def try_model(self, run_id: int, text: str, max_new_tokens: int | None = None) -> dict:
+        """Answer `text` with a completed run's base and tuned model (kept loaded for the
+        next question)."""
+        import threading
+
+        from studio.training.suggest import Playground
+
+        run = self.run(run_id)
+        if run["status"] != "completed" or not run["adapter_path"]:
+            raise Conflict(f"run {run_id} is a {run['status']} {run['kind']} run with no "
+                           "trained model; try a completed training run")
+        if not (text or "").strip():
+            raise BadInput("type an input to try")
+        lock = self.__dict__.setdefault("_play_lock", threading.Lock())
+        with lock:
+            play = self.__dict__.get("_playground")
+            if play is None or play.run_dir != run["run_dir"]:
+                play = self.__dict__["_playground"] = Playground(run["run_dir"])
+            return play.answer(text, max_new_tokens)
+
     def run_curve(self, run_id: int) -> dict | None:
         path = Path(self.run(run_id)["run_dir"]) / "curve.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -18,7 +18,9 @@ def build_app(settings, studio):
     from studio.ui.data_tab import build_data_tab
     from studio.ui.export_tab import build_export_tab
     from studio.ui.generate_tab import build_generate_tab
+    from studio.ui.evaluate_tab import build_evaluate_tab
     from studio.ui.review_tab import build_review_tab
+    from studio.ui.train_tab import build_train_tab
 
     tasks = studio.store.task_names()
     with gr.Blocks(title="SFT Studio", analytics_enabled=False) as demo:
@@ -41,6 +43,10 @@ def build_app(settings, studio):
                 review = build_review_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Export", id="export") as export_tab:
                 export = build_export_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Train", id="train") as train_tab:
+                train = build_train_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
+                evaluate = build_evaluate_tab(gr, settings, studio, task_box, header)
 
         load_fn, load_in, load_out = data["load"]
         restart_fn, restart_in, restart_out = review["restart"]
@@ -70,5 +76,10 @@ def build_app(settings, studio):
         ex_fn, ex_in, ex_out = export["refresh"]
         export_tab.select(ex_fn, ex_in, ex_out, api_name=False)
         task_box.change(ex_fn, ex_in, ex_out, api_name=False)
+        tr_fn, tr_in, tr_out = train["refresh"]
+        train_tab.select(tr_fn, tr_in, tr_out, api_name=False)
+        ev_fn, ev_in, ev_out = evaluate["refresh"]
+        evaluate_tab.select(ev_fn, ev_in, ev_out, api_name=False)
+        task_box.change(ev_fn, ev_in, ev_out, api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

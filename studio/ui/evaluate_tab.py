@@ -1,0 +1,128 @@
+"""Evaluate tab: a finished run's tuned-vs-base table, the outputs side by side (worst first), the
+learning curve, and a playground where a typed input gets the base and the tuned answer."""
+
+from __future__ import annotations
+
+from studio.ui.common import ui_errors
+from studio.ui.train_tab import typed_frame
+
+ROW_COLUMNS = ["id", "input", "reference", "base", "tuned", "base score", "tuned score"]
+SUMMARY_COLUMNS = ["", "base", "tuned", "difference"]
+
+
+def summary_rows(result: dict) -> list[list]:
+    def f(x):
+        return "" if x is None else round(x, 4)
+
+    rows = [[result["metric"], f(result["base"]), f(result["tuned"]), f(result["delta"])]]
+    b, t = result.get("base_summary") or {}, result.get("tuned_summary") or {}
+    for key in ("accuracy", "exact_match", "invalid"):
+        if key in t:
+            d = None if b.get(key) is None or t[key] is None else t[key] - b[key]
+            rows.append([key.replace("_", " "), f(b.get(key)), f(t[key]), f(d)])
+    rows.append(["held-out rows", result["n"], result["n"], ""])
+    return rows
+
+
+def build_evaluate_tab(gr, settings, studio, task_box, header):
+    gr.Markdown("### Evaluate\nThe base model and the tuned model answer the held-out test rows "
+                "(greedy, with the chat template) and are scored with the task's metric: "
+                "ROUGE-L for free text, macro-F1 and accuracy for labels.")
+    with gr.Row():
+        pick = gr.Dropdown([], label="Run", scale=2, elem_id="eval-run")
+        eval_btn = gr.Button("Show evaluation", variant="primary", scale=1, elem_id="btn-eval")
+        again_btn = gr.Button("Evaluate again", scale=1, elem_id="btn-eval-again")
+    summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, elem_id="eval-summary")
+    rows = gr.Dataframe(headers=ROW_COLUMNS, interactive=False, wrap=True, max_height=460,
+                        label="Outputs side by side, worst first", elem_id="eval-rows",
+                        column_widths=["6%", "24%", "18%", "18%", "18%", "8%", "8%"])
+    gr.Markdown("#### Learning curve: how much data does the task need?")
+    with gr.Row():
+        curve_btn = gr.Button("Run the learning curve (25/50/100% of train, this run's "
+                              "settings)", elem_id="btn-curve")
+        curve_status = gr.Markdown(elem_id="curve-status")
+    curve_plot = gr.LinePlot(x="train examples", y="score", color="model", height=260,
+                             label="Score against train examples", elem_id="curve-plot")
+    gr.Markdown("#### Playground")
+    with gr.Row():
+        text = gr.Textbox(label="Input", lines=3, scale=3, elem_id="play-input")
+        play_btn = gr.Button("Ask both models", scale=1, elem_id="btn-play")
+    with gr.Row():
+        base_out = gr.Textbox(label="Base model", lines=4, interactive=False,
+                              elem_id="play-base")
+        tuned_out = gr.Textbox(label="Tuned model", lines=4, interactive=False,
+                               elem_id="play-tuned")
+    curve_run = gr.State(None)
+    timer = gr.Timer(2.0, active=False)
+
+    def completed(task):
+        return [r for r in studio.runs(task) if r["status"] == "completed"
+                and r["kind"] == "train"]
+
+    def refresh(task, current):
+        runs = completed(task)
+        ids = [r["id"] for r in runs]
+        value = current if current in ids else (ids[0] if ids else None)
+        choices = [(f"#{r['id']} {r['model'].rsplit('/', 1)[-1]} · " + (
+            f"{r['eval']['metric']} {r['eval']['tuned']:.3f}" if r["eval"] and
+            r["eval"]["tuned"] is not None else "not evaluated"), r["id"]) for r in runs]
+        return gr.update(choices=choices, value=value), curve_frame(task)
+
+    def curve_frame(task):
+        curves = [r for r in studio.runs(task) if r["kind"] == "curve" and r["curve"]]
+        points = []
+        if curves:
+            c = curves[0]["curve"]
+            for p in c["points"]:
+                points += [{"train examples": p["n_train"], "score": p["value"],
+                            "model": f"tuned ({c['metric']})"},
+                           {"train examples": p["n_train"], "score": c["base"],
+                            "model": "base"}]
+        return typed_frame(points, {"train examples": "int64", "score": "float64",
+                                    "model": "str"})
+
+    @ui_errors
+    def show(run_id, again=False, progress=gr.Progress()):
+        if run_id is None:
+            raise gr.Error("No completed run yet: train one in the Train tab.")
+        progress(0, desc="scoring base and tuned on the test split")
+        result = studio.evaluate_run(int(run_id), again=again)
+        table = [[r["id"], r["input"], r["reference"], r["base"], r["tuned"],
+                  round(r["base_score"], 3), round(r["tuned_score"], 3)] for r in result["rows"]]
+        return summary_rows(result), table
+
+    @ui_errors
+    def start_curve(task, run_id):
+        if run_id is None:
+            raise gr.Error("Pick a completed run: its model and settings are reused.")
+        base = studio.run(int(run_id))
+        keep = ("method", "epochs", "max_steps", "learning_rate", "lora_r", "batch_size",
+                "grad_accum", "max_length", "eval_steps", "precision")
+        given = {k: v for k, v in (base["config"] or {}).items() if k in keep and v is not None}
+        run = studio.learning_curve(model=base["model"], task=task, settings=given,
+                                    detach=True)
+        return run["id"], *curve_view(run["id"], task)
+
+    def curve_view(run_id, task):
+        run = studio.run(int(run_id))
+        live = run["status"] in ("queued", "running")
+        text = (f"Learning-curve run {run['id']}: **{run['status']}**"
+                + (f" (step {run['step'] or 0} of {run['max_steps'] or '?'})" if live else ""))
+        return text, curve_frame(task), gr.Timer(active=live)
+
+    @ui_errors
+    def ask(run_id, question):
+        if run_id is None:
+            raise gr.Error("Pick a completed run first.")
+        out = studio.try_model(int(run_id), question)
+        empty = "(no text: the model ended its answer at once)"
+        return out["base"] or empty, out["tuned"] or empty
+
+    eval_btn.click(show, [pick], [summary, rows], api_name="evaluation")
+    again_btn.click(lambda r: show(r, True), [pick], [summary, rows], api_name=False)
+    curve_btn.click(start_curve, [task_box, pick], [curve_run, curve_status, curve_plot, timer],
+                    api_name="learning_curve")
+    timer.tick(curve_view, [curve_run, task_box], [curve_status, curve_plot, timer],
+               api_name=False)
+    play_btn.click(ask, [pick, text], [base_out, tuned_out], api_name="try_model")
+    return {"refresh": (refresh, [task_box, pick], [pick, curve_plot])}

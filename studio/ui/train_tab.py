@@ -1,0 +1,223 @@
+"""Train tab: a model preset or any path/Hub id, the trainer's settings as typed controls filled
+with the values the run would compute (each with its reason), Train / Cancel / Resume, a live
+loss plot, progress, tokens/s and the log tail, and the history of runs side by side."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from studio.ui.common import ui_errors
+
+PRESETS = ["Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct",
+           "Qwen/Qwen2.5-1.5B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+           "meta-llama/Llama-3.2-1B-Instruct", "google/gemma-3-1b-it",
+           "Qwen/Qwen2.5-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"]
+RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
+               "base", "tuned", "delta", "epochs", "lr", "LoRA r", "batch x accum"]
+LIVE = ("queued", "running")
+
+
+def _num(x, digits=4):
+    return "" if x is None else round(x, digits)
+
+
+def run_rows(runs: list[dict]) -> list[list]:
+    rows = []
+    for r in runs:
+        c, e = r["config"] or {}, r["eval"] or {}
+        rows.append([r["id"], r["status"], r["kind"], Path(r["model"]).name,
+                     f"{r['step'] or 0}/{r['max_steps'] or '?'}", _num(r["train_loss"]),
+                     _num(r["eval_loss"]), e.get("metric", ""), _num(e.get("base"), 3),
+                     _num(e.get("tuned"), 3), _num(e.get("delta"), 3),
+                     c.get("epochs") or "auto", c.get("learning_rate") or "auto",
+                     c.get("lora_r"), f"{c.get('batch_size') or 'auto'} x "
+                     f"{c.get('grad_accum') or 'auto'}"])
+    return rows
+
+
+def typed_frame(points: list[dict], dtypes: dict):
+    """A plot's frame with fixed column types (object columns would make the plot treat
+    numbers as categories), or None while there is nothing to draw: gradio 6.31's LinePlot
+    draws no lines for data that follows an empty frame, while it does after None."""
+    import pandas as pd
+
+    if not points:
+        return None
+    return pd.DataFrame(points, columns=list(dtypes)).astype(dtypes)
+
+
+def progress_html(run: dict | None) -> str:
+    if run is None:
+        return "<div id='train-status'>No run yet: pick a model and press Train.</div>"
+    step, total = run["step"] or 0, run["max_steps"] or 0
+    bits = [f"<b>Run {run['id']} · {run['status']}</b>", f"step {step} of {total or '?'}"]
+    if run.get("eta_s") is not None and run["status"] == "running":
+        bits.append(f"ETA {run['eta_s']:.0f}s")
+    if run.get("tokens_per_s"):
+        bits.append(f"{run['tokens_per_s']:,.0f} tokens/s")
+    for k in ("train_loss", "eval_loss"):
+        if run[k] is not None:
+            bits.append(f"{k.replace('_', ' ')} {run[k]:.4f}")
+    if run["eval"]:
+        e = run["eval"]
+        bits.append(f"{e['metric']}: base {e['base']:.3f} → tuned {e['tuned']:.3f}"
+                    if e["base"] is not None and e["tuned"] is not None else e["metric"])
+    err = (f"<pre style='white-space:pre-wrap'>{html.escape(run['error'][-3000:])}</pre>"
+           if run.get("error") and run["status"] == "failed" else "")
+    return (f"<div id='train-status'>{' · '.join(bits)}</div><progress value='{step}' "
+            f"max='{max(1, total)}' style='width:100%'></progress>{err}")
+
+
+def build_train_tab(gr, settings, studio, task_box, header):
+    from studio.training import process
+    from trainer.config import help_text
+
+    helps = help_text()
+    gr.Markdown("### Train\nFine-tunes the model on the **approved** rows with LoRA: the rows "
+                "are exported into a new run folder and `python -m trainer` runs there in its "
+                "own process, so this page stays usable. Values below are what the run would "
+                "compute from your data and this machine; change any of them.")
+    with gr.Row():
+        model = gr.Dropdown(PRESETS, value=PRESETS[0], allow_custom_value=True, scale=3,
+                            label="Base model (a preset, a Hub id or a local folder)",
+                            elem_id="train-model")
+        suggest_btn = gr.Button("Fill in computed settings", scale=1, elem_id="btn-train-fill")
+    with gr.Row():
+        method = gr.Dropdown(["lora", "qlora", "full"], value="lora", label="Method",
+                             info=helps["method"], elem_id="train-method")
+        epochs = gr.Number(value=None, label="Epochs", info=helps["epochs"],
+                           elem_id="train-epochs")
+        max_steps = gr.Number(value=0, precision=0, label="Max steps (0: by epochs)",
+                              info=helps["max_steps"], elem_id="train-max-steps")
+        lr = gr.Number(value=None, label="Learning rate", info=helps["learning_rate"],
+                       elem_id="train-lr")
+    with gr.Row():
+        lora_r = gr.Slider(4, 128, value=16, step=4, label="LoRA rank", info=helps["lora_r"],
+                           elem_id="train-lora-r")
+        batch = gr.Number(value=None, precision=0, label="Batch size",
+                          info=helps["batch_size"], elem_id="train-batch")
+        accum = gr.Number(value=None, precision=0, label="Gradient accumulation",
+                          info=helps["grad_accum"], elem_id="train-accum")
+        max_len = gr.Number(value=None, precision=0, label="Max length (tokens)",
+                            info=helps["max_length"], elem_id="train-max-length")
+    with gr.Row():
+        eval_steps = gr.Number(value=None, precision=0, label="Evaluate every N steps",
+                               info=helps["eval_steps"], elem_id="train-eval-steps")
+        patience = gr.Slider(0, 10, value=3, step=1, label="Early-stopping patience",
+                             info=helps["early_stopping_patience"], elem_id="train-patience")
+        precision = gr.Dropdown(["auto", "bf16", "fp16", "fp32"], value="auto",
+                                label="Precision", info=helps["precision"],
+                                elem_id="train-precision")
+        merge = gr.Checkbox(value=False, label="Also save a merged model", info=helps["merge"],
+                            elem_id="train-merge")
+    why = gr.Markdown(elem_id="train-why")
+    with gr.Row():
+        train_btn = gr.Button("Train", variant="primary", elem_id="btn-train")
+        cancel_btn = gr.Button("Cancel", variant="stop", elem_id="btn-train-cancel")
+        pick = gr.Dropdown([], label="Run", scale=1, elem_id="train-run-pick")
+        resume_btn = gr.Button("Resume", elem_id="btn-train-resume")
+    status = gr.HTML(progress_html(None), elem_id="train-progress")
+    plot = gr.LinePlot(x="step", y="loss", color="curve", label="Loss", height=280,
+                       elem_id="train-plot")
+    log_tail = gr.Code(label="Log (last lines)", language=None, max_lines=12, interactive=False,
+                       elem_id="train-log")
+    with gr.Accordion("Runs", open=True):
+        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, wrap=True,
+                                  elem_id="train-runs")
+    run_state = gr.State(None)
+    timer = gr.Timer(1.0, active=False)
+    fields = [method, epochs, max_steps, lr, lora_r, batch, accum, max_len, eval_steps,
+              patience, precision, merge]
+
+    def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg) -> dict:
+        def pos(x, cast=int):
+            return cast(x) if x not in (None, "") and float(x) > 0 else None
+
+        return {"method": m, "epochs": pos(ep, float), "max_steps": pos(ms),
+                "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
+                "grad_accum": pos(a), "max_length": pos(ml), "eval_steps": pos(es),
+                "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg)}
+
+    @ui_errors
+    def fill(task, m, *values):
+        given = chosen(*values)
+        given = {k: given[k] for k in ("method", "max_steps", "lora_r",
+                                       "early_stopping_patience", "precision", "merge")}
+        s = studio.train_settings(model=m, task=task, **given)
+        v = s["settings"]
+        reasons = "\n".join(f"- **{k.replace('_', ' ')}** {v.get(k, '')}: {s['why'][k]}"
+                            for k in ("epochs", "learning_rate", "batch_size", "grad_accum",
+                                      "max_length", "eval_steps", "precision")
+                            if k in s["why"])
+        note = (f"Computed for about {s['n_train']} train rows; token lengths "
+                f"{s['tokens']}.\n\n{reasons}")
+        return (v["epochs"], v["learning_rate"], v["batch_size"], v["grad_accum"],
+                v["max_length"], v["eval_steps"], v["precision"], note)
+
+    def view(run_id):
+        runs = studio.runs()
+        run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
+        points = []
+        if run is not None:
+            for m in studio.run_metrics(run["id"]):
+                for key, name in (("loss", "train loss"), ("eval_loss", "eval loss")):
+                    if m[key] is not None:
+                        points.append({"step": m["step"], "loss": m[key],
+                                       "curve": f"{m['part'] + ' ' if m['part'] else ''}{name}"})
+        frame = typed_frame(points, {"step": "int64", "loss": "float64", "curve": "str"})
+        tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
+        stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
+                     if r["status"] in ("failed", "cancelled", "interrupted")]
+        return (progress_html(run), frame, tail, run_rows(runs),
+                gr.update(choices=stoppable, value=None), run is not None and
+                run["status"] in LIVE)
+
+    def show(run_id):
+        *out, live = view(run_id)
+        return (*out, gr.Timer(active=live))
+
+    @ui_errors
+    def start(task, m, *values):
+        if not (m or "").strip():
+            raise gr.Error("Pick or type a base model.")
+        s = {k: v for k, v in chosen(*values).items() if v is not None}
+        run = studio.train(model=m.strip(), task=task, settings=s, detach=True)
+        return (run["id"], *show(run["id"]), header_md(task))
+
+    @ui_errors
+    def cancel(run_id):
+        if run_id is None:
+            raise gr.Error("No run started in this session.")
+        studio.cancel_run(int(run_id), wait=False)
+        return show(run_id)
+
+    @ui_errors
+    def resume(picked):
+        if not picked:
+            raise gr.Error("Pick a cancelled, interrupted or failed run to resume.")
+        run = studio.resume_run(int(picked), detach=True)
+        return (run["id"], *show(run["id"]))
+
+    def header_md(task):
+        from studio.ui.common import header_markdown
+
+        return header_markdown(studio, task)
+
+    shown = [status, plot, log_tail, runs_table, pick, timer]
+    suggest_btn.click(fill, [task_box, model, *fields],
+                      [epochs, lr, batch, accum, max_len, eval_steps, precision, why],
+                      api_name="train_settings")
+    train_btn.click(start, [task_box, model, *fields], [run_state, *shown, header],
+                    api_name="train")
+    cancel_btn.click(cancel, [run_state], shown, api_name="cancel_run")
+    resume_btn.click(resume, [pick], [run_state, *shown], api_name="resume_run")
+    timer.tick(show, [run_state], shown, api_name=False)
+
+    def refresh(run_id):
+        if run_id is None:  # a new page shows the newest run, live or not
+            newest = studio.runs()
+            run_id = newest[0]["id"] if newest else None
+        return (run_id, *show(run_id))
+
+    return {"refresh": (refresh, [run_state], [run_state, *shown])}

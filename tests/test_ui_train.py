@@ -1,0 +1,85 @@
+"""The Train and Evaluate tabs in a real browser, on a tiny model trained for real: settings
+filled from the data, Train, the live curve, the finished run, its evaluation, the playground,
+and a second run cancelled."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ui_helpers import open_tab, pick, running_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _number(page, elem_id, value):
+    box = page.locator(f"#{elem_id} input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
+    from playwright.sync_api import expect
+
+    studio.use_encoder(minilm)
+    with running_app(studio) as url:
+        open_tab(page, url, "Train")
+        expect(page.locator("#train-progress")).to_contain_text("No run yet")
+        model = page.locator("#train-model input")
+        model.fill(str(tiny))
+        model.press("Enter")
+        page.locator("#btn-train-fill").click()
+        why = page.locator("#train-why")
+        expect(why).to_contain_text("measured with tiny's tokenizer")
+        expect(why).to_contain_text("small sets need more passes")
+        expect(page.locator("#train-epochs input")).to_have_value("5")
+        expect(page.locator("#train-max-length input")).to_have_value(re.compile(r"^\d+$"))
+        _number(page, "train-max-steps", 8)
+        _number(page, "train-eval-steps", 4)
+
+        page.locator("#btn-train").click()
+        progress = page.locator("#train-progress")
+        expect(progress).to_contain_text("Run 1 · completed", timeout=180_000)
+        expect(progress).to_contain_text("step 8 of 8")
+        expect(progress).to_contain_text("rougeL: base")
+        lines = page.locator('#train-plot [aria-roledescription="line mark"]')
+        expect(lines).to_have_count(2)  # the train loss and the eval loss
+        runs = page.locator("#train-runs .virtual-row")
+        expect(runs).to_have_count(1)
+        expect(runs.first).to_contain_text("completed")
+        run = studio.runs()[0]
+        assert run["status"] == "completed" and run["step"] == 8
+
+        page.get_by_role("tab", name="Evaluate").click()
+        expect(page.locator("#eval-run input")).to_have_value(re.compile(r"^#1 tiny"))
+        page.locator("#btn-eval").click()
+        expect(page.locator("#eval-summary")).to_contain_text("rougeL")
+        expect(page.locator("#eval-rows .virtual-row")).to_have_count(run["eval"]["n"])
+        page.locator("#play-input textarea").fill("the 42 bus was late again, missed class")
+        page.locator("#btn-play").click()
+        expect(page.locator("#play-base textarea")).to_have_value(re.compile(r".+"),
+                                                                 timeout=60_000)
+        expect(page.locator("#play-tuned textarea")).to_have_value(re.compile(r".+"))
+
+        page.get_by_role("tab", name="Train").click()
+        _number(page, "train-max-steps", 5000)
+        _number(page, "train-eval-steps", 10000)
+        page.locator("#btn-train").click()
+        expect(progress).to_contain_text("Run 2 · running", timeout=60_000)
+        expect(progress).to_contain_text(re.compile(r"step [1-9]\d* of 5000"), timeout=120_000)
+        page.locator("#btn-train-cancel").click()
+        expect(progress).to_contain_text("Run 2 · cancelled", timeout=60_000)
+        expect(runs).to_have_count(2)
+        expect(runs.first).to_contain_text("cancelled")
+        assert studio.run(2)["status"] == "cancelled"
+
+        stopped_at = studio.run(2)["step"]
+        pick(page, "train-run-pick", "#2 cancelled")  # resume from its checkpoint, stop again
+        page.locator("#btn-train-resume").click()
+        expect(progress).to_contain_text("Run 2 · running")
+        expect(progress).not_to_contain_text(f"step {stopped_at} of", timeout=120_000)
+        page.locator("#btn-train-cancel").click()
+        expect(progress).to_contain_text("Run 2 · cancelled", timeout=60_000)
+    starts = [line for line in (Path(studio.run(2)["run_dir"]) / "metrics.jsonl")
+              .read_text().splitlines() if '"event": "start"' in line]
+    assert len(starts) == 2 and '"resumed": true' in starts[1]
