@@ -205,9 +205,9 @@ def build_train_tab(gr, settings, studio, task_box, header):
         return header_markdown(studio, task)
 
     shown = [status, plot, log_tail, runs_table, pick, timer]
-    suggest_btn.click(fill, [task_box, model, *fields],
-                      [epochs, lr, batch, accum, max_len, eval_steps, precision, why],
-                      api_name="train_settings")
+    filled = [epochs, lr, batch, accum, max_len, eval_steps, precision, why]
+    suggest_btn.click(fill, [task_box, model, *fields], filled, api_name="train_settings")
+    model.input(fill, [task_box, model, *fields], filled, api_name=False)  # a model picked
     train_btn.click(start, [task_box, model, *fields], [run_state, *shown, header],
                     api_name="train")
     cancel_btn.click(cancel, [run_state], shown, api_name="cancel_run")
