@@ -15,7 +15,10 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
     studio.import_samples()
     with running_app(studio) as url:
         page.goto(url)
+        # the page's load events (header, tabs' refreshes) end before any field is typed in
+        expect(page.locator("#studio-header")).to_contain_text("examples")
         page.get_by_role("tab", name="Corrupt").click()
+        expect(page.locator("#cor-profile input")).to_have_value("tweet")
         page.get_by_text("Fit a profile on real messy texts").click()
         retype(page.locator("#cor-fit-name textarea"), "fitted", "my-tweets")
         page.locator("#btn-fit").click()  # on the sample's 45 input-only messy tweets
