@@ -148,9 +148,10 @@ class TrainingMixin:
                 code is None and "Traceback" in tail)
             status = "failed" if failed else ("cancelled" if run["cancel_requested"]
                                               else "interrupted")
-            fields.update(status=status, finished_at=_now(),
-                          error=f"the trainer exited ({code}) without finishing:\n{tail}"
-                          if failed else f"the trainer process {run['pid']} is gone")
+            error = (f"the trainer exited ({code}) without finishing:\n{tail}" if failed
+                     else None if status == "cancelled"
+                     else f"the trainer process {run['pid']} is gone")
+            fields.update(status=status, finished_at=_now(), error=error)
         if gone or end is not None:
             self._procs.pop(run["id"], None)
         self.store.update_run(run["id"], fields)
