@@ -57,6 +57,12 @@ def test_train_from_the_cli_records_the_run_and_pushes_the_adapter(studio, tiny,
     assert ev["tuned"] == run["eval"]["tuned"] and len(ev["rows"]) == run["eval"]["n"]
     code, out, _ = cli("eval", run["id"])
     assert code == 0 and "worst first" in out and "reference:" in out
+    assert not (run_dir / "eval.log").exists()  # shown from eval.json, not computed again
+    code, out, err = cli("eval", run["id"], "--again", "--json")
+    assert code == 0, err
+    assert json.loads(out)["rows"] == ev["rows"]  # greedy decoding: the same answers
+    assert "eval: completed" in (run_dir / "eval.log").read_text()
+    assert studio.runs()[0]["status"] == "completed"  # the eval-only end event changes nothing
 
     code, out, _ = cli("push-model", run["id"], "alice/copy-lora", "--dry-run")
     assert code == 0 and "adapter_model.safetensors" in out and not hub.requests

@@ -119,7 +119,10 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
         return out["base"] or empty, out["tuned"] or empty
 
     eval_btn.click(show, [pick], [summary, rows], api_name="evaluation")
-    again_btn.click(lambda r: show(r, True), [pick], [summary, rows], api_name=False)
+    def again(run_id, progress=gr.Progress()):
+        return show(run_id, True, progress)
+
+    again_btn.click(again, [pick], [summary, rows], api_name=False)
     curve_btn.click(start_curve, [task_box, pick], [curve_run, curve_status, curve_plot, timer],
                     api_name="learning_curve")
     timer.tick(curve_view, [curve_run, task_box], [curve_status, curve_plot, timer],
