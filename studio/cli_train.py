@@ -196,9 +196,12 @@ def _learning_curve(s, a):
     curve = s.run_curve(run["id"])
     if curve is None:
         return {"run": run["id"], "status": run["status"], "curve": None}, _describe(run)
+    def f(x):
+        return "-" if x is None else f"{x:.3f}"
+
     lines = [f"run {run['id']}: {curve['metric']} on {curve['n']} held-out rows",
-             f"  {'base model':>14}: {curve['base']:.3f}"]
-    lines += [f"  {p['n_train']:>5} examples ({p['fraction']:.0%}): {p['value']:.3f}"
+             f"  {'base model':>14}: {f(curve['base'])}"]
+    lines += [f"  {p['n_train']:>5} examples ({p['fraction']:.0%}): {f(p['value'])}"
               for p in curve["points"]]
     return {"run": run["id"], "status": run["status"], "curve": curve}, "\n".join(lines)
 

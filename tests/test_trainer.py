@@ -164,7 +164,8 @@ def test_defaults_follow_data_and_hardware():
 def test_config_round_trip_and_clear_errors(tmp_path):
     from trainer.config import ConfigError, TrainConfig, help_text
 
-    cfg = TrainConfig(base_model="./m", lora_r=8, labels=["a", "b"], task={"name": "t"})
+    cfg = TrainConfig(base_model="./m", lora_r=8, labels=["a", "b"],
+                      task={"name": "t", "instruction": 'CRLF\r\n "quoted" \\ \x7f \x01 é'})
     loaded = TrainConfig.load(cfg.save(tmp_path / "c.toml"))
     assert loaded == cfg and loaded.epochs is None
     text = (tmp_path / "c.toml").read_text()

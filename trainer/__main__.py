@@ -49,7 +49,14 @@ def run(config_path: Path, mode: str, log, stop: StopFlag) -> dict:
 
     summary = train(config, root, log=log, stop=stop)
     if summary["status"] == "completed" and config.evaluate and _is_main():
-        summary["eval"] = _brief(evaluate(config, root, log=log, stop=stop))
+        log.write("trained", **{k: summary.get(k) for k in ("adapter_path", "merged_path")})
+        try:
+            summary["eval"] = _brief(evaluate(config, root, log=log, stop=stop))
+        except Exception as e:  # the model is trained and saved: the run stays completed
+            if type(e).__name__ == "Stopped":
+                raise
+            traceback.print_exc()
+            summary["eval_error"] = f"{type(e).__name__}: {e}"[:2000]
     return summary
 
 

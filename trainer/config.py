@@ -8,6 +8,7 @@ run folder can be copied to a GPU box and run there as it is.
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
@@ -108,6 +109,10 @@ class TrainConfig:
             raise ConfigError(f"train_fraction must be in (0, 1], not {self.train_fraction!r}")
         if self.early_stopping_patience < 0 or self.save_total_limit < 1:
             raise ConfigError("early_stopping_patience must be >= 0 and save_total_limit >= 1")
+        if self.merge and self.method == "qlora":
+            raise ConfigError("merge = true with method = qlora would fold the adapter into a "
+                              "4-bit base; train with lora to merge, or merge the adapter into "
+                              "the full-precision base yourself")
         if not str(self.base_model).strip():
             raise ConfigError("base_model is empty: give a Hub id or a local folder")
 
@@ -180,8 +185,9 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        # A JSON string is a TOML basic string once DEL is escaped too (JSON escapes the
+        # other control characters; a raw \r would make the file unreadable)
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):

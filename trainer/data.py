@@ -128,7 +128,9 @@ def training_template(tokenizer) -> tuple[str | None, str]:
     if "<|im_start|>" in vocab and "<|im_end|>" in vocab:
         return CHATML_TRAINING, "ChatML with {% generation %} markers (the model's tokens)"
     raise ConfigError("the model's chat template has no {% generation %} markers and no known "
-                      "patch; set assistant_only_loss = false to train on whole conversations")
+                      "patch; set assistant_only_loss = false to train on whole conversations "
+                      "(untick 'Loss on the answer only' in the Train tab, or "
+                      "--set assistant_only_loss=false)")
 
 
 def pad_token(tokenizer) -> tuple[str | None, str]:

@@ -37,10 +37,15 @@ class Hardware:
             return importlib.util.find_spec(name) is not None
 
         if torch.cuda.is_available():
-            free, _ = torch.cuda.mem_get_info()
+            # This rank's GPU, and its total memory rather than what is free right now, so
+            # every rank of a multi-GPU run computes the same batch (and the same steps).
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            free = int(torch.cuda.get_device_properties(local).total_memory * 0.95)
             # Under accelerate/torchrun each process drives one GPU of WORLD_SIZE.
             world = int(os.environ.get("WORLD_SIZE", "1"))
-            return cls("cuda", int(free), torch.cuda.is_bf16_supported(), world,
+            bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+            return cls("cuda", free, bf16, world,
                        has("flash_attn"), has("liger_kernel"), has("bitsandbytes"))
         return cls("cpu", 8 * GIB, n_devices=int(os.environ.get("WORLD_SIZE", "1")))
 

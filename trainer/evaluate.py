@@ -43,9 +43,10 @@ def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int
         enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(device) for k, v in enc.items()}
         with torch.inference_mode():
+            # eos comes from the model's generation_config: some models end a turn on several
+            # tokens, and the tokenizer's one eos would let them run on
             ids = model.generate(**enc, do_sample=False, max_new_tokens=max_new_tokens,
-                                 pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id)
+                                 pad_token_id=tokenizer.pad_token_id)
         new = ids[:, enc["input_ids"].shape[1]:]
         out += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
         if on_batch:

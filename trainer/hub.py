@@ -13,7 +13,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
-IGNORE = ("checkpoint-*/**", "*.log", "metrics.jsonl")
+# training_args.bin (Trainer.save_model writes it) is a pickle that holds local paths
+IGNORE = ("checkpoint-*/**", "*.log", "metrics.jsonl", "training_args.bin")
 # what upload_folder always leaves out besides (huggingface_hub's DEFAULT_IGNORE_PATTERNS)
 ALWAYS_IGNORED = (".git", ".git/*", "*/.git", "**/.git/**", ".cache/huggingface",
                   ".cache/huggingface/*", "*/.cache/huggingface", "**/.cache/huggingface/**")

@@ -80,6 +80,7 @@ def load_model(config: TrainConfig, hw: Hardware):
         import torch
         from transformers import BitsAndBytesConfig
 
+        kw["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
         kw["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16 if hw.bf16 else torch.float16)
@@ -156,8 +157,15 @@ def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag |
     from trainer.callback import ProgressCallback
 
     hw = hw or Hardware.probe()
-    config, notes, tokenizer, splits = prepare(config, root, hw)
     out = config.path("output_dir", root)
+    previous = out / "resolved.toml"
+    if last_checkpoint(out) and previous.exists():
+        # A resume keeps the batch, steps and schedule the checkpoint was made with; only
+        # values set in config.toml since (a new max_steps, say) replace them.
+        before = TrainConfig.load(previous)
+        config = config.replace(**{k: getattr(before, k) for k in before.to_dict()
+                                   if getattr(config, k) is None})
+    config, notes, tokenizer, splits = prepare(config, root, hw)
     if int(os.environ.get("RANK", "0")) == 0:
         config.save(out / "resolved.toml", notes)
     model = load_model(config, hw)

@@ -22,6 +22,10 @@ def command(config_path: Path, mode: str = "train") -> list[str]:
 def launch(cmd: list[str], run_dir: Path, log_name: str = "train.log") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
     env["PYTHONUNBUFFERED"] = "1"
+    # One process trains on one GPU: Trainer refuses a single process that sees several (it
+    # would need DataParallel). Several GPUs: `accelerate launch -m trainer` by hand.
+    if "CUDA_VISIBLE_DEVICES" not in env and "WORLD_SIZE" not in env:
+        env["CUDA_VISIBLE_DEVICES"] = "0"
     root = str(Path(__file__).resolve().parents[2])  # so `-m trainer` resolves in a source tree
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     with (run_dir / log_name).open("ab") as log:

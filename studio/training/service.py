@@ -124,8 +124,13 @@ class TrainingMixin:
 
     def refresh_runs(self) -> None:
         """Fold what live runs wrote since the last look; settle runs whose process is gone."""
-        for run in self.store.live_runs():
-            self._refresh(run)
+        import threading
+
+        # The app's timers (Train and Evaluate tabs) may refresh at once: one at a time, so no
+        # metric row is read twice from the same offset.
+        with self.__dict__.setdefault("_refresh_lock", threading.Lock()):
+            for run in self.store.live_runs():
+                self._refresh(run)
 
     def _refresh(self, run: dict) -> None:
         run_dir = Path(run["run_dir"])
@@ -162,6 +167,9 @@ class TrainingMixin:
         if status == "completed":
             out.update(status="completed", adapter_path=end.get("adapter_path"),
                        merged_path=end.get("merged_path"))
+            if end.get("eval_error"):  # trained and saved; only the evaluation failed
+                out["error"] = (f"evaluation failed: {end['eval_error']} (the model is saved; "
+                                "`sft-studio eval RUN --again` retries it)")
             for k in ("step", "train_loss", "eval_loss"):
                 if end.get(k) is not None:
                     out[k] = end[k]
@@ -224,7 +232,12 @@ class TrainingMixin:
         if again or not path.exists():
             proc = process.launch(process.command(run_dir / "config.toml", "eval"), run_dir,
                                   "eval.log")
-            code = proc.wait()
+            try:
+                code = proc.wait()
+            except BaseException:  # Ctrl-C: the evaluation runs in its own session
+                process.terminate(proc.pid)
+                proc.wait()
+                raise
             if code != 0:
                 raise TrainFailed(f"evaluation of run {run_id} failed (exit {code}):\n"
                                   + process.log_tail(run_dir / "eval.log"))

@@ -66,16 +66,17 @@ class Playground:
     def _load(self):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from trainer.evaluate import _place
         from trainer.train import _dtype
 
         adapter = self.config.path("output_dir", Path(self.run_dir)) / "adapter"
         self._tok = AutoTokenizer.from_pretrained(str(adapter))
-        base = AutoModelForCausalLM.from_pretrained(self.config.base_model,
-                                                    dtype=_dtype(self.config))
+        base = _place(AutoModelForCausalLM.from_pretrained(self.config.base_model,
+                                                           dtype=_dtype(self.config)))
         if self.config.method == "full":
             self._base = base
-            self._model = AutoModelForCausalLM.from_pretrained(str(adapter),
-                                                               dtype=_dtype(self.config))
+            self._model = _place(AutoModelForCausalLM.from_pretrained(
+                str(adapter), dtype=_dtype(self.config)))
         else:
             from peft import PeftModel
 

@@ -111,6 +111,8 @@ def build_train_tab(gr, settings, studio, task_box, header):
                                 elem_id="train-precision")
         merge = gr.Checkbox(value=False, label="Also save a merged model", info=helps["merge"],
                             elem_id="train-merge")
+        answer_only = gr.Checkbox(value=True, label="Loss on the answer only",
+                                  info=helps["assistant_only_loss"], elem_id="train-answer-only")
     why = gr.Markdown(elem_id="train-why")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary", elem_id="btn-train")
@@ -128,16 +130,17 @@ def build_train_tab(gr, settings, studio, task_box, header):
     run_state = gr.State(None)
     timer = gr.Timer(1.0, active=False)
     fields = [method, epochs, max_steps, lr, lora_r, batch, accum, max_len, eval_steps,
-              patience, precision, merge]
+              patience, precision, merge, answer_only]
 
-    def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg) -> dict:
+    def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
         def pos(x, cast=int):
             return cast(x) if x not in (None, "") and float(x) > 0 else None
 
         return {"method": m, "epochs": pos(ep, float), "max_steps": pos(ms),
                 "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
                 "grad_accum": pos(a), "max_length": pos(ml), "eval_steps": pos(es),
-                "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg)}
+                "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg),
+                "assistant_only_loss": bool(ao)}
 
     @ui_errors
     def fill(task, m, *values):
@@ -155,7 +158,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
         return (v["epochs"], v["learning_rate"], v["batch_size"], v["grad_accum"],
                 v["max_length"], v["eval_steps"], v["precision"], note)
 
-    def view(run_id):
+    def view(run_id, picked=None):
         runs = studio.runs()
         run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
         points = []
@@ -169,12 +172,13 @@ def build_train_tab(gr, settings, studio, task_box, header):
         tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
         stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
                      if r["status"] in ("failed", "cancelled", "interrupted")]
+        keep = picked if picked in [v for _, v in stoppable] else None
         return (progress_html(run), frame, tail, run_rows(runs),
-                gr.update(choices=stoppable, value=None), run is not None and
+                gr.update(choices=stoppable, value=keep), run is not None and
                 run["status"] in LIVE)
 
-    def show(run_id):
-        *out, live = view(run_id)
+    def show(run_id, picked=None):
+        *out, live = view(run_id, picked)
         return (*out, gr.Timer(active=live))
 
     @ui_errors
@@ -212,7 +216,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
                     api_name="train")
     cancel_btn.click(cancel, [run_state], shown, api_name="cancel_run")
     resume_btn.click(resume, [pick], [run_state, *shown], api_name="resume_run")
-    timer.tick(show, [run_state], shown, api_name=False)
+    timer.tick(show, [run_state, pick], shown, api_name=False)  # a picked run stays picked
 
     def refresh(run_id):
         if run_id is None:  # a new page shows the newest run, live or not
