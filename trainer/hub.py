@@ -25,7 +25,13 @@ class PushError(Exception):
     """The push cannot start (no token, bad repo id, not a model folder) or the Hub failed."""
 
 
+class PushFailed(PushError):
+    """The Hub refused the push or could not be reached (the checks before sending passed)."""
+
+
 def check_repo_id(repo_id: str) -> str:
+    """The repo id, stripped, or PushError saying what a Hub repo id looks like (the studio's
+    dataset push checks with this too)."""
     repo_id = (repo_id or "").strip()
     if not REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
         raise PushError(f"a Hub repo id is OWNER/NAME (letters, digits, '-', '_', '.'); "
@@ -81,14 +87,14 @@ def push_model(folder: str | Path, repo_id: str, *, token: str | None = None,
     except HfHubHTTPError as e:
         status = e.response.status_code if e.response is not None else None
         why = (f"the Hub refused the token ({status})" if status in (401, 403)
-               else f"the Hub answered {status}: {_scrub(str(e), token)}")
-        raise PushError(f"push to {repo_id} failed: {why}") from None
+               else f"the Hub answered {status}: {scrub(str(e), token)}")
+        raise PushFailed(f"push to {repo_id} failed: {why}") from None
     except Exception as e:  # the HTTP client's own errors (connection refused, DNS, timeouts)
         if _is_connection_error(e):
-            raise PushError(f"push to {repo_id} failed: cannot reach the Hub at {where} "
+            raise PushFailed(f"push to {repo_id} failed: cannot reach the Hub at {where} "
                             f"({type(e).__name__})") from None
-        raise PushError(f"push to {repo_id} failed: {type(e).__name__}: "
-                        f"{_scrub(str(e), token)}") from None
+        raise PushFailed(f"push to {repo_id} failed: {type(e).__name__}: "
+                        f"{scrub(str(e), token)}") from None
     return {"repo_id": repo_id, "private": private, "url": str(url),
             "commit_url": getattr(commit, "commit_url", None), "files": files}
 
@@ -100,6 +106,7 @@ def _is_connection_error(e: Exception) -> bool:
     return bool(names & {"TransportError", "ConnectionError", "TimeoutError"})
 
 
-def _scrub(text: str, token: str | None) -> str:
+def scrub(text: str, token: str | None) -> str:
+    """The first line of an error (300 characters at most) with the token masked."""
     text = text.replace(token, "***") if token else text
     return text.strip().splitlines()[0][:300] if text.strip() else text

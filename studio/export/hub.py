@@ -8,21 +8,21 @@ and scrubbed from any error message.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from studio.errors import BadInput, HubFailed
+from trainer import hub as model_hub
+from trainer.hub import scrub
 
-REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 DELETE_PATTERNS = "data/*"
 
 
 def check_repo_id(repo_id: str) -> str:
-    repo_id = (repo_id or "").strip()
-    if not REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
-        raise BadInput(f"a Hub repo id is OWNER/NAME (letters, digits, '-', '_', '.'); "
-                       f"got {repo_id!r}")
-    return repo_id
+    """The model push's check (trainer.hub), as the studio's BadInput."""
+    try:
+        return model_hub.check_repo_id(repo_id)
+    except model_hub.PushError as e:
+        raise BadInput(str(e)) from None
 
 
 def folder_files(folder: Path) -> list[dict]:
@@ -46,14 +46,9 @@ def push(folder: Path, repo_id: str, token: str, *, private: bool = True,
         status = e.response.status_code if e.response is not None else None
         why = ("the Hub refused the token (check HF_TOKEN or the token you typed; it needs "
                "write access)" if status in (401, 403) else f"the Hub answered {status}")
-        raise HubFailed(f"push to {repo_id} failed: {why}: {_scrub(str(e), token)}") from None
+        raise HubFailed(f"push to {repo_id} failed: {why}: {scrub(str(e), token)}") from None
     except Exception as e:  # the HTTP client's own errors: connection refused, DNS, timeouts
         raise HubFailed(f"push to {repo_id} failed: cannot reach the Hub at "
                         f"{endpoint or 'huggingface.co'} ({type(e).__name__}: "
-                        f"{_scrub(str(e), token)})") from None
+                        f"{scrub(str(e), token)})") from None
     return {"url": str(url), "commit_url": getattr(commit, "commit_url", None)}
-
-
-def _scrub(text: str, token: str) -> str:
-    text = text.replace(token, "***") if token else text
-    return text.splitlines()[0][:300] if text else text

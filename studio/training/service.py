@@ -254,7 +254,7 @@ class TrainingMixin:
         """Push a completed run's adapter (or merged model) to a Hub model repo. The token is
         the one given (the app's session) or $HF_TOKEN; it is never stored."""
         from studio.errors import HubFailed
-        from trainer.hub import PushError
+        from trainer.hub import PushError, PushFailed
         from trainer.hub import push_model as push
 
         run = self.run(run_id)
@@ -265,9 +265,10 @@ class TrainingMixin:
         try:
             return push(folder, repo_id, token=token, private=private,
                         endpoint=self.settings.hub_endpoint, dry_run=dry_run)
-        except PushError as e:  # checks before sending are bad input; failures after, the Hub's
-            sent = str(e).startswith(f"push to {repo_id} failed")
-            raise (HubFailed if sent else BadInput)(str(e)) from None
+        except PushFailed as e:
+            raise HubFailed(str(e)) from None
+        except PushError as e:  # the checks before sending: a bad repo id, no token, no model
+            raise BadInput(str(e)) from None
 
     def train_settings(self, *, model: str | None = None, task: str | None = None,
                        **given) -> dict:
