@@ -68,23 +68,44 @@ def _place(model):
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
+def load_base(config: TrainConfig, adapter: Path):
+    """(the tokenizer the run saved, the base model), on the GPU when there is one."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.train import _dtype
+
+    if not adapter.is_dir():
+        raise FileNotFoundError(f"no trained model at {adapter}: train the run first")
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter))
+    return tokenizer, _place(AutoModelForCausalLM.from_pretrained(config.base_model,
+                                                                  dtype=_dtype(config)))
+
+
+def load_tuned(config: TrainConfig, adapter: Path, base):
+    """The tuned model: the adapter put on `base` (which then answers as tuned, and as base
+    only under `disable_adapter()`), or the saved whole model for method = full."""
+    if config.method == "full":
+        from transformers import AutoModelForCausalLM
+
+        from trainer.train import _dtype
+
+        return _place(AutoModelForCausalLM.from_pretrained(str(adapter), dtype=_dtype(config)))
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base, str(adapter))
+
+
 def evaluate(config: TrainConfig, root: Path, *, log=None, stop=None,
              base_predictions: list[str] | None = None) -> dict:
     """Score base and tuned on the test split (validation if there is no test split); write
     eval.json and add the result to the model cards."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from trainer import metrics, outputs
-    from trainer.train import _dtype
 
     log = log or NullLog()
     config = resolved(config, root)
     out = config.path("output_dir", root)
-    adapter = out / "adapter"
-    if not adapter.is_dir():
-        raise FileNotFoundError(f"no trained model at {adapter}: train the run first")
     split, rows = held_out(config, root)
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter))
+    tokenizer, base = load_base(config, out / "adapter")
     prompts = [D.prompt_messages(r) for r in rows]
     kw = {"max_new_tokens": config.eval_max_new_tokens or 128,
           "batch_size": config.eval_batch_size, "stop": stop}
@@ -93,15 +114,9 @@ def evaluate(config: TrainConfig, root: Path, *, log=None, stop=None,
         return lambda done, total: log.write("eval_progress", model=which, done=done,
                                              total=total)
 
-    base = _place(AutoModelForCausalLM.from_pretrained(config.base_model, dtype=_dtype(config)))
     if base_predictions is None:
         base_predictions = generate(base, tokenizer, prompts, on_batch=progress("base"), **kw)
-    if config.method == "full":
-        tuned = _place(AutoModelForCausalLM.from_pretrained(str(adapter), dtype=_dtype(config)))
-    else:
-        from peft import PeftModel
-
-        tuned = PeftModel.from_pretrained(base, str(adapter))
+    tuned = load_tuned(config, out / "adapter", base)
     tuned_predictions = generate(tuned, tokenizer, prompts, on_batch=progress("tuned"), **kw)
     user = [next((m["content"] for m in reversed(p) if m["role"] == "user"), "") for p in prompts]
     result = metrics.compare(user, [D.answer(r) for r in rows], base_predictions,

@@ -64,24 +64,12 @@ class Playground:
         self._model = self._tok = None
 
     def _load(self):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from trainer.evaluate import _place
-        from trainer.train import _dtype
+        from trainer.evaluate import load_base, load_tuned
 
         adapter = self.config.path("output_dir", Path(self.run_dir)) / "adapter"
-        self._tok = AutoTokenizer.from_pretrained(str(adapter))
-        base = _place(AutoModelForCausalLM.from_pretrained(self.config.base_model,
-                                                           dtype=_dtype(self.config)))
-        if self.config.method == "full":
-            self._base = base
-            self._model = _place(AutoModelForCausalLM.from_pretrained(
-                str(adapter), dtype=_dtype(self.config)))
-        else:
-            from peft import PeftModel
-
-            self._base = None
-            self._model = PeftModel.from_pretrained(base, str(adapter))
+        self._tok, base = load_base(self.config, adapter)
+        self._model = load_tuned(self.config, adapter, base)
+        self._base = base if self.config.method == "full" else None  # else: adapter off
 
     def answer(self, text: str, max_new_tokens: int | None = None) -> dict:
         from trainer.evaluate import generate
