@@ -48,38 +48,27 @@ def build_app(settings, studio):
             with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
                 evaluate = build_evaluate_tab(gr, settings, studio, task_box, header)
 
-        load_fn, load_in, load_out = data["load"]
-        restart_fn, restart_in, restart_out = review["restart"]
+        def wire(handler, *events):
+            """Run one (fn, inputs, outputs) handler on each of `events`."""
+            fn, inputs, outputs = handler
+            for event in events:
+                event(fn, inputs, outputs, api_name=False)
+
         demo.load(None, None, None, js=KEYS_JS())
-        demo.load(load_fn, load_in, load_out, api_name=False)
-        demo.load(restart_fn, restart_in, restart_out, api_name=False)
-        task_box.change(load_fn, load_in, load_out, api_name=False)
-        task_box.change(restart_fn, restart_in, restart_out, api_name=False)
-        data_tab.select(load_fn, load_in, load_out, api_name=False)
-        gen_fn, gen_in, gen_out = generate["refresh"]
-        generate_tab.select(gen_fn, gen_in, gen_out, api_name=False)
-        task_box.change(gen_fn, gen_in, gen_out, api_name=False)
-        cor_fn, cor_in, cor_out = corrupt["refresh"]
-        corrupt_tab.select(cor_fn, cor_in, cor_out, api_name=False)
-        demo.load(cor_fn, cor_in, cor_out, api_name=False)
-        cur_fn, cur_in, cur_out = curate["refresh"]
-        curate_tab.select(cur_fn, cur_in, cur_out, api_name=False)
-        sc_fn, sc_in, sc_out = curate["scores"]
-        curate_tab.select(sc_fn, sc_in, sc_out, api_name=False)
-        task_box.change(sc_fn, sc_in, sc_out, api_name=False)
+        wire(data["load"], demo.load, task_box.change, data_tab.select)
+        wire(review["restart"], demo.load, task_box.change)
+        wire(generate["refresh"], generate_tab.select, task_box.change)
+        wire(corrupt["refresh"], corrupt_tab.select, demo.load)
+        wire(curate["refresh"], curate_tab.select)
+        wire(curate["scores"], curate_tab.select, task_box.change)
         # a point clicked on the map opens in the Review tab
         open_btn, picked = curate["open"]
         show_fn, queue, view_out = review["show"]
         open_btn.click(show_fn, [picked, *queue], view_out, api_name=False).then(
             lambda: gr.Tabs(selected="review"), None, tabs, api_name=False)
         review_tab.select(lambda t: header_markdown(studio, t), task_box, header, api_name=False)
-        ex_fn, ex_in, ex_out = export["refresh"]
-        export_tab.select(ex_fn, ex_in, ex_out, api_name=False)
-        task_box.change(ex_fn, ex_in, ex_out, api_name=False)
-        tr_fn, tr_in, tr_out = train["refresh"]
-        train_tab.select(tr_fn, tr_in, tr_out, api_name=False)
-        ev_fn, ev_in, ev_out = evaluate["refresh"]
-        evaluate_tab.select(ev_fn, ev_in, ev_out, api_name=False)
-        task_box.change(ev_fn, ev_in, ev_out, api_name=False)
+        wire(export["refresh"], export_tab.select, task_box.change)
+        wire(train["refresh"], train_tab.select)
+        wire(evaluate["refresh"], evaluate_tab.select, task_box.change)
     demo.queue(default_concurrency_limit=8)
     return demo
