@@ -126,10 +126,13 @@ def _describe(run: dict) -> str:
     return "\n".join(lines)
 
 
-def _eval_line(e: dict) -> str:
-    def f(x):
-        return "-" if x is None else f"{x:.3f}"
+def _score(x) -> str:
+    """A score to 3 places, or - when there was nothing to score."""
+    return "-" if x is None else f"{x:.3f}"
 
+
+def _eval_line(e: dict) -> str:
+    f = _score
     return (f"{e['metric']} on {e['n']} held-out rows: base {f(e['base'])}, tuned "
             f"{f(e['tuned'])} ({'+' if (e['delta'] or 0) >= 0 else ''}{f(e['delta'])})")
 
@@ -196,9 +199,7 @@ def _learning_curve(s, a):
     curve = s.run_curve(run["id"])
     if curve is None:
         return {"run": run["id"], "status": run["status"], "curve": None}, _describe(run)
-    def f(x):
-        return "-" if x is None else f"{x:.3f}"
-
+    f = _score
     lines = [f"run {run['id']}: {curve['metric']} on {curve['n']} held-out rows",
              f"  {'base model':>14}: {f(curve['base'])}"]
     lines += [f"  {p['n_train']:>5} examples ({p['fraction']:.0%}): {f(p['value'])}"

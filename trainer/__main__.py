@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(config_path: Path, mode: str, log, stop: StopFlag) -> dict:
-    from trainer.evaluate import evaluate
+    from trainer.evaluate import Stopped, brief, evaluate
 
     config = TrainConfig.load(config_path)
     root = config_path.resolve().parent
@@ -44,24 +44,20 @@ def run(config_path: Path, mode: str, log, stop: StopFlag) -> dict:
         return learning_curve(config, root, log=log, stop=stop)
     if mode == "eval":
         result = evaluate(config, root, log=log, stop=stop)
-        return {"status": "completed", "eval": _brief(result)}
+        return {"status": "completed", "eval": brief(result)}
     from trainer.train import train
 
     summary = train(config, root, log=log, stop=stop)
     if summary["status"] == "completed" and config.evaluate and _is_main():
         log.write("trained", **{k: summary.get(k) for k in ("adapter_path", "merged_path")})
         try:
-            summary["eval"] = _brief(evaluate(config, root, log=log, stop=stop))
+            summary["eval"] = brief(evaluate(config, root, log=log, stop=stop))
+        except Stopped:
+            raise
         except Exception as e:  # the model is trained and saved: the run stays completed
-            if type(e).__name__ == "Stopped":
-                raise
             traceback.print_exc()
             summary["eval_error"] = f"{type(e).__name__}: {e}"[:2000]
     return summary
-
-
-def _brief(result: dict) -> dict:
-    return {k: result[k] for k in ("metric", "base", "tuned", "delta", "n")}
 
 
 def _is_main() -> bool:

@@ -12,6 +12,15 @@ from trainer.config import TrainConfig
 from trainer.progress import NullLog
 
 
+# The evaluation in brief: what metrics.jsonl's eval event, the run's end event and the
+# studio's `runs` carry (eval.json has these plus every row).
+BRIEF = ("metric", "base", "tuned", "delta", "n")
+
+
+def brief(result: dict) -> dict:
+    return {k: result.get(k) for k in BRIEF}
+
+
 class Stopped(Exception):
     """A signal arrived between generation batches."""
 
@@ -125,6 +134,6 @@ def evaluate(config: TrainConfig, root: Path, *, log=None, stop=None,
     result.update(split=split, base_model=config.base_model, max_new_tokens=kw["max_new_tokens"])
     (out / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     outputs.refresh_cards(config, out, result)
-    log.write("eval", **{k: result[k] for k in ("metric", "base", "tuned", "delta", "n")})
+    log.write("eval", **brief(result))
     result["base_predictions"] = base_predictions
     return result

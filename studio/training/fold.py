@@ -7,6 +7,8 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from trainer.evaluate import brief
+
 
 def read_events(path: Path, offset: int) -> tuple[list[dict], int]:
     """Complete lines after byte `offset` (a half-written last line waits for the next read)."""
@@ -52,7 +54,9 @@ def fold(events: list[dict]) -> tuple[dict, list[dict], dict | None]:
                                                          "eval_loss", "learning_rate",
                                                          "tokens_per_s")}, "at": _at(e)})
         elif kind == "eval" and not e.get("part"):
-            fields["eval"] = {k: e.get(k) for k in ("metric", "base", "tuned", "delta", "n")}
+            fields["eval"] = brief(e)
+        elif kind == "trained":  # saved; the evaluation may still fail or be interrupted
+            fields.update({k: e[k] for k in ("adapter_path", "merged_path") if e.get(k)})
         elif kind == "curve":
             fields["curve"] = {k: e.get(k) for k in ("metric", "base", "n", "points")}
         elif kind == "end" and e.get("mode") != "eval":

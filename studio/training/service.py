@@ -140,6 +140,8 @@ class TrainingMixin:
         code = proc.poll() if proc else None
         gone = code is not None if proc else not process.alive(run["pid"])
         events, offset = read_events(run_dir / "metrics.jsonl", run["metrics_offset"])
+        if not events and not gone:  # nothing new: no write (the app looks every second)
+            return
         fields, metrics, end = fold(events)
         self.store.add_run_metrics(run["id"], metrics)
         fields["metrics_offset"] = offset
@@ -244,8 +246,9 @@ class TrainingMixin:
             self.store.update_run(run_id, {"metrics_offset": (run_dir / "metrics.jsonl")
                                            .stat().st_size})
         result = json.loads(path.read_text(encoding="utf-8"))
-        brief = {k: result[k] for k in ("metric", "base", "tuned", "delta", "n")}
-        self.store.update_run(run_id, {"eval": brief})
+        from trainer.evaluate import brief
+
+        self.store.update_run(run_id, {"eval": brief(result)})
         return result
 
     def push_model(self, run_id: int, repo_id: str, *, merged: bool = False,

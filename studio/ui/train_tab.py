@@ -163,7 +163,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
         run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
         points = []
         if run is not None:
-            for m in studio.run_metrics(run["id"]):
+            for m in studio.store.run_metrics(run["id"]):  # runs() above folded them in
                 for key, name in (("loss", "train loss"), ("eval_loss", "eval loss")):
                     if m[key] is not None:
                         points.append({"step": m["step"], "loss": m[key],
