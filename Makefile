@@ -24,7 +24,10 @@ run: setup
 	$(BIN)/sft-studio --db $(DB) init --sample
 	$(BIN)/sft-studio --db $(DB) ui --host $(HOST) --port $(PORT)
 
+# The tests run a real llama.cpp server (llama-cpp-python): built once from source into
+# ~/.cache/sft-studio/wheels (about 13 minutes on 2 cores), reused after that.
 test: setup
+	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -7,8 +7,9 @@ writer thread drains), so the loop never waits on a database.
 
 An item is either `output` (write the output for a given input) or `new` (write a new input
 steered by topic, persona, length and style, then its output). Each request is keyed by a hash of
-(model, messages, parameters, sample) and not of the endpoint: an answer already stored is never
-asked for again.
+(model, messages, parameters, sample, structured-output mode) and not of the endpoint: an answer
+already stored is never asked for again. Only answers that were read successfully are cached: a
+failed or unreadable one is recorded on its item with the reason, and asked for again on resume.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ class Item:
     sample: str = "0"                           # new: part of the request hash
 
 
-def request_hash(model: str, messages: list[dict], params: dict, sample: str) -> str:
+def request_hash(model: str, messages: list[dict], params: dict, sample: str,
+                 structured: str = "auto") -> str:
     blob = json.dumps({"model": model, "messages": messages, "params": params,
-                       "sample": sample}, sort_keys=True, ensure_ascii=False)
+                       "sample": sample, "structured": structured},
+                      sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -85,13 +88,17 @@ class _Stop(Exception):
 class Engine:
     def __init__(self, teacher: Teacher, recipe: Recipe, task, *, sink, budget: Budget,
                  cache: dict[str, dict] | None = None, known: set[str] | None = None,
-                 lookup=None, recipe_label: str | None = None):
+                 lookup=None, recipe_label: str | None = None, refresh: bool = False):
         """`task` has instruction, input_meaning, output_meaning and labels. `cache` holds
         answers preloaded by hash; `known` the hashes stored but not preloaded, fetched with
-        `lookup(hash)` (a blocking call, run in a thread) when needed."""
+        `lookup(hash)` (a blocking call, run in a thread) when needed. `refresh` asks every
+        question again and replaces the stored answers."""
         self.teacher, self.recipe, self.task, self.sink, self.budget = (
             teacher, recipe, task, sink, budget)
         self.cache, self.known, self.lookup = cache or {}, known or set(), lookup
+        if refresh:
+            self.cache, self.known = {}, set()
+        self.refresh = refresh
         self.recipe_label = recipe_label or recipe.name
         self.stop_reason: str | None = None  # cancelled | budget_stopped | failed
         self.error: str | None = None
@@ -137,6 +144,7 @@ class Engine:
 
     async def _do(self, item: Item) -> None:
         meta = {"recipe": self.recipe_label, "model": self.teacher.config.model}
+        served = []
         new_input = item.input
         if item.kind == "new":
             meta.update(steer=item.steer, sample=item.sample)
@@ -146,6 +154,7 @@ class Engine:
                 return self.sink.item(f.result(item))
             meta["input_prompt_hash"] = h
             meta["tokens"] = ans.tokens_in + ans.tokens_out
+            served.append(ans)
         try:
             output, ans, h = await self._ask_output(new_input, item.shots)
         except _Failed as f:
@@ -155,6 +164,13 @@ class Engine:
             return self.sink.item(result)
         meta["output_prompt_hash"] = h
         meta["tokens"] = meta.get("tokens", 0) + ans.tokens_in + ans.tokens_out
+        served.append(ans)
+        models = sorted({a.model for a in served if a.model})
+        if models:  # what the server says answered, beside what was asked for
+            meta["served_model"] = models[0] if len(models) == 1 else models
+        formats = sorted({a.format for a in served if a.attempts})  # fresh answers only
+        if formats:
+            meta["structured"] = formats[0] if len(formats) == 1 else formats
         self.sink.item({"idx": item.idx, "kind": item.kind, "status": "done",
                         "example_id": item.example_id, "parent_id": item.parent_id,
                         "input": new_input, "output": output, "meta": meta})
@@ -165,7 +181,8 @@ class Engine:
                         output_meaning=t.output_meaning, labels=", ".join(t.labels),
                         examples=format_examples(item.shots, with_output=False), **item.steer)
         seed = int(hashlib.sha256(item.sample.encode()).hexdigest()[:8], 16)
-        params = {"temperature": r.input_temperature, "max_tokens": r.max_tokens, "seed": seed}
+        params = {"temperature": r.input_temperature, "max_tokens": r.input_max_tokens,
+                  "seed": seed}
         return await self._ask(prompt, params, item.sample, "input", ())
 
     async def _ask_output(self, text: str, shots):
@@ -174,21 +191,29 @@ class Engine:
                         input_meaning=t.input_meaning, output_meaning=t.output_meaning,
                         labels=", ".join(t.labels),
                         examples=format_examples(shots, with_output=True))
-        params = {"temperature": r.output_temperature, "max_tokens": r.max_tokens}
+        params = {"temperature": r.output_temperature, "max_tokens": r.output_max_tokens}
         return await self._ask(prompt, params, "0", "output", tuple(t.labels))
 
     async def _ask(self, prompt: str, params: dict, sample: str, key: str, labels):
         messages = [{"role": "system", "content": self.recipe.system},
                     {"role": "user", "content": prompt}]
-        model = self.teacher.config.model
-        h = request_hash(model, messages, params, sample)
+        cfg = self.teacher.config
+        h = request_hash(cfg.model, messages, params, sample, cfg.structured)
         ans = await self._cached(h)
-        if ans is None:
-            ans = await self._fresh(h, messages, params, sample, key, labels)
+        if ans is not None:
+            try:
+                return parse_answer(ans.text, key, labels=labels,
+                                    finish_reason=ans.finish_reason), ans, h
+            except ParseError:
+                pass  # stored before only good answers were: ask again, and replace it
+        ans = await self._fresh(messages, params, key, labels)
         try:
-            return parse_answer(ans.text, key, labels=labels, finish_reason=ans.finish_reason), ans, h
+            value = parse_answer(ans.text, key, labels=labels, finish_reason=ans.finish_reason)
         except ParseError as e:
+            self._record(h, messages, params, sample, ans, cache=False)
             raise _Failed(f"{key}: {e}", raw=ans.text) from None
+        self._record(h, messages, params, sample, ans, cache=True)
+        return value, ans, h
 
     async def _cached(self, h: str) -> Answer | None:
         hit = self.cache.get(h)
@@ -197,9 +222,10 @@ class Engine:
         if hit is None:
             return None
         self.sink.cache_hit()
-        return Answer(hit["response"], hit.get("finish_reason"), 0, 0, 0.0, 0)
+        return Answer(hit["response"], hit.get("finish_reason"), 0, 0, 0.0, 0,
+                      model=hit.get("served_model"))
 
-    async def _fresh(self, h, messages, params, sample, key, labels) -> Answer:
+    async def _fresh(self, messages, params, key, labels) -> Answer:
         if self.stop_reason is not None:
             raise _Stop()
         hold = self.budget.reserve(sum(len(m["content"]) for m in messages), params["max_tokens"])
@@ -212,18 +238,28 @@ class Engine:
                                               should_stop=lambda: self.stop_reason is not None)
         except TeacherError as e:
             self.budget.settle(hold, 0, 0)
+            self.sink.sent(e.attempts)
             if e.fatal:
                 self._fail(e.reason)
                 raise _Stop() from None
             raise _Failed(e.reason) from None
-        usd = self.budget.settle(hold, ans.tokens_in, ans.tokens_out)
-        self.cache[h] = {"response": ans.text, "finish_reason": ans.finish_reason}
+        self.sink.sent(ans.attempts)
+        ans.cost_usd = self.budget.settle(hold, ans.tokens_in, ans.tokens_out)
+        return ans
+
+    def _record(self, h, messages, params, sample, ans: Answer, *, cache: bool) -> None:
+        """Every fresh answer is counted (tokens, cost); only one that was read goes into the
+        cache, where it replaces an unreadable one stored by an older version or asked again."""
+        if cache:
+            self.cache[h] = {"response": ans.text, "finish_reason": ans.finish_reason,
+                             "served_model": ans.model}
         self.sink.answer({"request_hash": h, "model": self.teacher.config.model,
                           "request": {"messages": messages, "params": params, "sample": sample},
                           "response": ans.text, "finish_reason": ans.finish_reason,
                           "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
-                          "latency_ms": ans.latency_ms, "cost_usd": usd})
-        return ans
+                          "latency_ms": ans.latency_ms, "cost_usd": ans.cost_usd,
+                          "served_model": ans.model, "format": ans.format, "cache": cache,
+                          "replace": True})
 
 
 class _Failed(Exception):

@@ -91,7 +91,9 @@ class Verdict:
     reason: str
     request_hash: str
     cached: bool = False
-    call: dict | None = None  # a fresh answer, for the cache (None when it came from it)
+    call: dict | None = None  # a fresh answer that was read, for the cache
+    sent: int = 0             # HTTP requests made for it
+    tokens: tuple[int, int] = (0, 0)  # (in, out) paid for, read or not
 
 
 def rubric_for(task_name: str) -> str:
@@ -136,36 +138,42 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
                     cache: dict[str, dict], concurrency: int, on_verdict,
                     should_stop=lambda: False) -> None:
     """Judge each (idx, messages); on_verdict(Verdict) is called as each one ends (from the
-    event loop: keep it cheap). `cache` maps request hashes to stored answers. A fatal teacher
-    error (a refused key, an unknown model) stops the rest and is raised."""
-    model = teacher.config.model
+    event loop: keep it cheap). `cache` maps request hashes to stored answers; only an answer
+    that was read becomes a Verdict's `call` (to be cached), and a stored answer that cannot be
+    read is asked for again. A fatal teacher error (every endpoint refused the key or the model,
+    or could not be reached) stops the rest and is raised."""
+    cfg = teacher.config
     queue = list(reversed(requests))
     fatal: list[TeacherError] = []
 
     async def one(idx: int, msgs: list[dict]) -> None:
-        h = request_hash(model, msgs, PARAMS, SAMPLE)
+        h = judge_hash(cfg.model, msgs, cfg.structured)
         hit = cache.get(h)
-        call = None
         if hit is not None:
-            text, finish = hit["response"], hit.get("finish_reason")
-        else:
             try:
-                ans = await teacher.complete(msgs, PARAMS, SCHEMA, should_stop=should_stop)
-            except TeacherError as e:
-                if e.fatal:
-                    fatal.append(e)
-                return on_verdict(Verdict(idx, None, f"no answer: {e.reason}", h))
-            text, finish = ans.text, ans.finish_reason
-            call = {"request_hash": h, "model": model,
-                    "request": {"messages": msgs, "params": PARAMS, "sample": SAMPLE},
-                    "response": text, "finish_reason": finish, "tokens_in": ans.tokens_in,
-                    "tokens_out": ans.tokens_out, "latency_ms": ans.latency_ms}
+                rating, reason = parse_verdict(hit["response"], hit.get("finish_reason"))
+                return on_verdict(Verdict(idx, rating, reason, h, True))
+            except ParseError:
+                pass  # an unreadable answer stored by an older version: ask again
         try:
-            rating, reason = parse_verdict(text, finish)
+            ans = await teacher.complete(msgs, PARAMS, SCHEMA, should_stop=should_stop)
+        except TeacherError as e:
+            if e.fatal:
+                fatal.append(e)
+            return on_verdict(Verdict(idx, None, f"no answer: {e.reason}", h, sent=e.attempts))
+        try:
+            rating, reason = parse_verdict(ans.text, ans.finish_reason)
         except ParseError as e:
-            return on_verdict(Verdict(idx, None, f"unreadable answer: {e}", h, hit is not None,
-                                      call))
-        on_verdict(Verdict(idx, rating, reason, h, hit is not None, call))
+            return on_verdict(Verdict(idx, None, f"unreadable answer: {e}", h, sent=ans.attempts,
+                                      tokens=(ans.tokens_in, ans.tokens_out)))
+        call = {"request_hash": h, "model": cfg.model,
+                "request": {"messages": msgs, "params": PARAMS, "sample": SAMPLE},
+                "response": ans.text, "finish_reason": ans.finish_reason,
+                "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
+                "latency_ms": ans.latency_ms, "served_model": ans.model, "format": ans.format,
+                "replace": True}
+        on_verdict(Verdict(idx, rating, reason, h, False, call, sent=ans.attempts,
+                           tokens=(ans.tokens_in, ans.tokens_out)))
 
     async def worker():
         while queue and not fatal and not should_stop():
@@ -174,3 +182,8 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     if fatal:
         raise fatal[0]
+
+
+def judge_hash(model: str, msgs: list[dict], structured: str = "auto") -> str:
+    """The cache key of one judgement."""
+    return request_hash(model, msgs, PARAMS, SAMPLE, structured)

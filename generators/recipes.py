@@ -64,7 +64,10 @@ class Recipe:
     shots: int = field(default=3, metadata={"help": "seed examples shown in each prompt"})
     input_temperature: float = field(default=1.0, metadata={"help": "for new inputs: variety"})
     output_temperature: float = field(default=0.3, metadata={"help": "for outputs: fidelity"})
-    max_tokens: int = field(default=400, metadata={"help": "answer length cap per request"})
+    input_max_tokens: int = field(default=400, metadata={
+        "help": "answer length cap when asking for a new input"})
+    output_max_tokens: int = field(default=400, metadata={
+        "help": "answer length cap when asking for an output (a label needs few)"})
 
     def __post_init__(self):
         for name, allowed in (("output_prompt", OUTPUT_VARS), ("input_prompt", INPUT_VARS)):
@@ -77,8 +80,11 @@ class Recipe:
         for name in ("topics", "personas", "lengths", "styles"):
             if not getattr(self, name):
                 raise RecipeError(f"recipe {self.name!r}: {name} must list at least one value")
-        if not 0 <= self.shots <= 20 or self.max_tokens < 1:
-            raise RecipeError(f"recipe {self.name!r}: shots must be 0-20 and max_tokens >= 1")
+        if not 0 <= self.shots <= 20:
+            raise RecipeError(f"recipe {self.name!r}: shots must be 0-20")
+        for name in ("input_max_tokens", "output_max_tokens"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise RecipeError(f"recipe {self.name!r}: {name} must be a whole number >= 1")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -107,7 +113,8 @@ BUILTIN_RECIPES = {
     ),
     "sentiment": Recipe(
         name="sentiment",
-        output_temperature=0.0, max_tokens=20,
+        # A label is a few tokens of JSON; a new review needs room.
+        output_temperature=0.0, input_max_tokens=300, output_max_tokens=32,
         topics=("a restaurant", "a phone", "a film", "a hotel", "a delivery", "an app",
                 "a concert", "a pair of shoes", "customer service", "a train journey"),
         styles=("clearly positive", "clearly negative", "neutral and factual", "mixed",
@@ -150,6 +157,7 @@ def load_recipe(path: str | Path, base: Recipe | None = None) -> Recipe:
         raise RecipeError(f"recipe file {path} does not parse: {e}") from None
     if not isinstance(data, dict):
         raise RecipeError(f"recipe file {path}: expected a table of keys at the top")
+    data = _legacy(data)
     known = {f.name for f in fields(Recipe)}
     unknown = set(data) - known
     if unknown:
@@ -161,6 +169,23 @@ def load_recipe(path: str | Path, base: Recipe | None = None) -> Recipe:
         return replace(base or DEFAULT_RECIPE, **values)
     except TypeError as e:
         raise RecipeError(f"recipe file {path}: {e}") from None
+
+
+def _legacy(data: dict) -> dict:
+    """`max_tokens` (one cap for both request kinds, before they had their own) sets both."""
+    data = dict(data)
+    if "max_tokens" in data:
+        cap = data.pop("max_tokens")
+        data.setdefault("input_max_tokens", cap)
+        data.setdefault("output_max_tokens", cap)
+    return data
+
+
+def recipe_from_dict(data: dict) -> Recipe:
+    """A recipe as stored with a job (Recipe.to_dict), older jobs' keys included."""
+    data = _legacy(data)
+    return Recipe(**{f.name: (tuple(v) if isinstance(v, list) else v)
+                     for f in fields(Recipe) if (v := data.get(f.name)) is not None})
 
 
 def render(template: str, **values) -> str:

@@ -23,12 +23,35 @@ LOCAL_KEY = "sk-local-placeholder"  # local servers ignore the key, but the SDK 
 
 
 class TeacherError(Exception):
-    """A request that did not get an answer. `fatal` stops the whole job (a wrong key, an
-    unknown model): retrying the other items would fail the same way."""
+    """A request that did not get an answer. `fatal` stops the whole job (every endpoint refused
+    the key or the model, or could not be reached): retrying the other items would fail the same
+    way. `attempts` counts the HTTP calls made for it."""
 
     def __init__(self, reason: str, *, fatal: bool = False, attempts: int = 0):
         super().__init__(reason)
         self.reason, self.fatal, self.attempts = reason, fatal, attempts
+
+
+# Structured output, strongest first. `auto` walks this chain per endpoint, moving on when the
+# server refuses a format; an explicit mode sends its one format (or none for `off`).
+FORMATS = ("json_schema", "json_object+schema", "json_object", "off")
+STRUCTURED = ("auto", "json_schema", "json_object", "off")
+_ALIASES = {"on": "json_schema"}  # the name used before the chain existed
+UNREACHABLE_AFTER = 3  # connection failures in a row, before any answer, that drop an endpoint
+
+
+def response_format(fmt: str, schema: dict) -> dict | None:
+    """The response_format body for one format: OpenAI's and vLLM's json_schema; llama.cpp's
+    json_object with the schema beside it (llama-cpp-python and llama-server constrain the output
+    to it); plain JSON mode; none."""
+    if fmt == "json_schema":
+        return {"type": "json_schema",
+                "json_schema": {"name": "example", "schema": schema, "strict": True}}
+    if fmt == "json_object+schema":
+        return {"type": "json_object", "schema": schema}
+    if fmt == "json_object":
+        return {"type": "json_object"}
+    return None
 
 
 def is_local(url: str) -> bool:
@@ -54,12 +77,15 @@ class TeacherConfig:
     backoff_base: float = field(default=0.5, metadata={"help": "first retry waits up to this"})
     backoff_max: float = field(default=30.0, metadata={"help": "no retry waits longer"})
     structured: str = field(default="auto", metadata={
-        "help": "JSON-schema response_format: auto (use it, drop it if refused), on, off"})
+        "help": "structured output: auto (json_schema, then json_object with the schema, then "
+                "plain JSON mode, then none, moving on when the server refuses), json_schema, "
+                "json_object (with the schema beside it, as llama.cpp takes it), off"})
     price_in: float = field(default=0.0, metadata={"help": "USD per million prompt tokens"})
     price_out: float = field(default=0.0, metadata={"help": "USD per million answer tokens"})
 
     def __post_init__(self):
         self.base_urls = [u.rstrip("/") for u in self.base_urls if u and u.strip()]
+        self.structured = _ALIASES.get(self.structured, self.structured)
         if not self.model or not self.model.strip():
             raise ValueError("name the teacher model (--model, or OPENAI_MODEL)")
         if not self.base_urls:
@@ -71,8 +97,9 @@ class TeacherConfig:
             raise ValueError("concurrency must be at least 1")
         if self.timeout <= 0 or self.max_attempts < 1:
             raise ValueError("timeout must be positive and max_attempts at least 1")
-        if self.structured not in ("auto", "on", "off"):
-            raise ValueError("structured must be auto, on or off")
+        if self.structured not in STRUCTURED:
+            raise ValueError(f"structured must be one of {', '.join(STRUCTURED)}, "
+                             f"got {self.structured!r}")
         if not self.api_key:
             if all(is_local(u) for u in self.base_urls):
                 self.api_key = LOCAL_KEY
@@ -87,6 +114,7 @@ class TeacherConfig:
         given.setdefault("model", env.get("OPENAI_MODEL", ""))
         given.setdefault("base_urls", [env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL])
         given.setdefault("api_key", env.get("OPENAI_API_KEY"))
+        given.setdefault("structured", env.get("SFT_STUDIO_STRUCTURED") or "auto")
         return cls(**given)
 
     def cost(self, tokens_in: int, tokens_out: int) -> float:
@@ -101,30 +129,57 @@ class Answer:
     tokens_out: int
     latency_ms: float
     attempts: int = 1
+    model: str | None = None   # the model the server says answered (llama.cpp: its loaded one)
+    format: str = "off"        # the structured-output format the answer was asked with
+    cost_usd: float = 0.0
 
 
 class _Endpoint:
-    def __init__(self, url: str, client):
+    def __init__(self, url: str, client, structured: str, known: str | None = None):
         self.url, self.client = url, client
         self.in_flight = 0
-        self.structured = True  # until the server refuses response_format
+        self.formats = list(FORMATS) if structured == "auto" else [structured]
+        if known in self.formats:  # what this endpoint took before, in this job
+            self.formats = self.formats[self.formats.index(known):]
+        # Until a structured answer comes back, one request at a time finds the format (the
+        # others wait), so a server that refuses json_schema is asked it once, not 16 times.
+        self.settled = structured != "auto" or known is not None
+        self.prober: asyncio.Event | None = None
+        self.answered = False
+        self.connection_failures = 0  # in a row, while nothing has answered
+        self.dropped: str | None = None  # why this endpoint is out of the job
+
+    @property
+    def format(self) -> str:
+        return self.formats[0]
+
+    def step_down(self, refused: str) -> bool:
+        """The server refused `refused`: move on to the next format (once, however many
+        requests in flight were refused). False when there is nothing left to try."""
+        if self.format != refused:
+            return True
+        if len(self.formats) == 1:
+            return False
+        self.formats.pop(0)
+        return True
 
 
 class Teacher:
     """Sends chat completions. Use `async with Teacher(config) as t: await t.complete(...)`."""
 
-    def __init__(self, config: TeacherConfig):
+    def __init__(self, config: TeacherConfig, formats: dict[str, str] | None = None):
+        """`formats`: the structured-output format each endpoint settled on before (a resumed
+        job's), so `auto` starts there."""
         from openai import AsyncOpenAI
 
         self.config = config
         self.endpoints = [
             _Endpoint(url, AsyncOpenAI(base_url=url, api_key=config.api_key, max_retries=0,
-                                       timeout=config.timeout))
+                                       timeout=config.timeout), config.structured,
+                      (formats or {}).get(url))
             for url in config.base_urls
         ]
-        if config.structured == "off":
-            for e in self.endpoints:
-                e.structured = False
+        self.calls = 0  # HTTP requests sent, retries included
         self._rng = random.Random()
 
     async def __aenter__(self):
@@ -137,66 +192,129 @@ class Teacher:
         for e in self.endpoints:
             await e.client.close()
 
+    @property
+    def live(self) -> list[_Endpoint]:
+        return [e for e in self.endpoints if e.dropped is None]
+
+    def formats(self, settled: bool = False) -> dict[str, str]:
+        """The structured-output format each endpoint uses now (with `settled`, only those a
+        structured answer confirmed)."""
+        return {e.url: e.format for e in self.endpoints if e.settled or not settled}
+
+    def dropped(self) -> dict[str, str]:
+        return {e.url: e.dropped for e in self.endpoints if e.dropped}
+
     def _pick(self, avoid: _Endpoint | None = None) -> _Endpoint:
-        choices = [e for e in self.endpoints if e is not avoid] or self.endpoints
+        live = self.live
+        choices = [e for e in live if e is not avoid] or live
         return min(choices, key=lambda e: e.in_flight)
+
+    def _drop(self, endpoint: _Endpoint, reason: str) -> None:
+        """Take a refusing or unreachable endpoint out of the job; when none is left, the job
+        cannot go on."""
+        if endpoint.dropped is None:
+            endpoint.dropped = reason
+        if not self.live:
+            reasons = "; ".join(e.dropped for e in self.endpoints)
+            raise TeacherError(reasons, fatal=True)
 
     async def complete(self, messages: list[dict], params: dict, schema: dict | None = None,
                        should_stop=None) -> Answer:
         """One answer, retried on 429, 5xx, timeouts, dropped connections and garbled bodies.
-        Raises TeacherError with the last reason when the attempts run out."""
+        A refused response_format moves that endpoint down the format chain (not an attempt);
+        a refused key or model, or an endpoint that cannot be reached, drops that endpoint and
+        goes on with the others. Raises TeacherError with the last reason when the attempts run
+        out, fatal when no endpoint is left."""
         import openai
 
-        cfg, last, endpoint = self.config, "no attempt made", None
-        for attempt in range(1, cfg.max_attempts + 1):
-            endpoint = self._pick(avoid=endpoint if len(self.endpoints) > 1 else None)
+        cfg, last, prev, attempt, sent = self.config, "no attempt made", None, 0, 0
+        while True:
+            if not self.live:
+                raise TeacherError("; ".join(self.dropped().values()), fatal=True, attempts=sent)
+            endpoint = self._pick(avoid=prev if len(self.live) > 1 else None)
+            probing = schema is not None and not endpoint.settled
+            if probing and endpoint.prober is not None:  # another request is finding the format
+                await endpoint.prober.wait()
+                continue
+            if probing:
+                endpoint.prober = asyncio.Event()
+            prev = endpoint
+            fmt = endpoint.format if schema is not None else "off"
             kwargs = dict(params)
-            if schema is not None and endpoint.structured:
+            body = response_format(fmt, schema) if schema is not None else None
+            if body is not None:
                 # As a plain body field: the SDK's typed transform of a nested schema costs
                 # more CPU than the rest of the request (profiled), and the wire is the same.
-                kwargs["extra_body"] = {"response_format": {"type": "json_schema", "json_schema": {
-                    "name": "example", "schema": schema, "strict": True}}}
-            wait = None
+                kwargs["extra_body"] = {"response_format": body}
+            wait, counted = None, True
             endpoint.in_flight += 1
+            self.calls += 1
+            sent += 1
             start = time.perf_counter()
             try:
                 resp = await endpoint.client.chat.completions.create(
                     model=cfg.model, messages=messages, **kwargs)
-                return _answer(resp, start, attempt)
-            except openai.BadRequestError as e:
-                if "extra_body" in kwargs and cfg.structured == "auto" and _about_format(e):
-                    endpoint.structured = False  # this server has no JSON-schema mode
-                    last = f"{endpoint.url} refused response_format; asking without it"
-                    wait = 0.0
-                else:
-                    raise TeacherError(f"HTTP 400 from {endpoint.url}: {_msg(e)}",
-                                       attempts=attempt) from None
+                answer = _answer(resp, start, sent, fmt)
+                endpoint.answered, endpoint.connection_failures = True, 0
+                endpoint.settled = endpoint.settled or schema is not None
+                return answer
             except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-                raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: the key was "
-                                   f"refused ({_msg(e)})", fatal=True, attempts=attempt) from None
+                self._drop_or_raise(endpoint, f"HTTP {e.status_code} from {endpoint.url}: the "
+                                    f"key was refused ({_msg(e)})", sent)
+                counted = False
             except openai.NotFoundError as e:
-                raise TeacherError(f"HTTP 404 from {endpoint.url}: no model {cfg.model!r} or "
-                                   f"no chat endpoint there ({_msg(e)})", fatal=True,
-                                   attempts=attempt) from None
+                self._drop_or_raise(endpoint, f"HTTP 404 from {endpoint.url}: no model "
+                                    f"{cfg.model!r} or no chat endpoint there; check the model "
+                                    f"name and that the URL ends in /v1 ({_msg(e)})", sent)
+                counted = False
             except openai.APIStatusError as e:
-                if e.status_code not in (408, 409, 425, 429) and e.status_code < 500:
+                if body is not None and _refuses_format(e):
+                    last = f"{endpoint.url} refused response_format {fmt}: {_msg(e)}"
+                    if not endpoint.step_down(fmt):
+                        raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: it "
+                                           f"refused structured output {fmt} ({_msg(e)}); try "
+                                           f"--structured auto or off", fatal=True,
+                                           attempts=sent) from None
+                    wait, counted = 0.0, False
+                elif (e.status_code not in (408, 409, 425, 429) and e.status_code < 500) \
+                        or _is_validation(e):
                     raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}",
-                                       attempts=attempt) from None
-                last = f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}"
-                wait = _retry_after(e.response)
+                                       attempts=sent) from None
+                else:
+                    last = f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}"
+                    wait = _retry_after(e.response)
             except openai.APITimeoutError:
                 last = f"no answer from {endpoint.url} within {cfg.timeout:g}s"
             except openai.APIConnectionError as e:
-                last = f"connection to {endpoint.url} failed: {_cause(e)}"
+                last = f"cannot connect to {endpoint.url}: {_cause(e)}"
+                if not endpoint.answered:
+                    endpoint.connection_failures += 1
+                    if endpoint.connection_failures >= UNREACHABLE_AFTER:
+                        self._drop_or_raise(endpoint, f"{last} (no answer in "
+                                            f"{endpoint.connection_failures} tries)", sent)
+                        counted = False
             except (openai.APIResponseValidationError, ValueError, AttributeError,
                     TypeError) as e:
                 last = f"unreadable response from {endpoint.url}: {type(e).__name__}: {e}"
             finally:
                 endpoint.in_flight -= 1
-            if attempt == cfg.max_attempts or (should_stop is not None and should_stop()):
+                if probing:  # settled, or the next waiting request tries (the next format)
+                    endpoint.prober.set()
+                    endpoint.prober = None
+            if counted:
+                attempt += 1
+            if attempt >= cfg.max_attempts or (should_stop is not None and should_stop()):
                 break
-            await asyncio.sleep(self._backoff(attempt, wait))
-        raise TeacherError(f"{last} (gave up after {attempt} attempts)", attempts=attempt)
+            if wait != 0.0 and counted:
+                await asyncio.sleep(self._backoff(attempt, wait))
+        raise TeacherError(f"{last} (gave up after {attempt} attempts)", attempts=sent)
+
+    def _drop_or_raise(self, endpoint: _Endpoint, reason: str, sent: int) -> None:
+        try:
+            self._drop(endpoint, reason)
+        except TeacherError as e:
+            e.attempts = sent
+            raise e from None
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cfg = self.config
@@ -205,19 +323,47 @@ class Teacher:
         return self._rng.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
 
     async def check(self) -> list[dict]:
-        """Test each endpoint with a one-token request: ok, latency, or the reason it failed."""
+        """Test each endpoint: a one-token request (ok, latency, the model that answered, or
+        the reason it failed), then the structured-output probe: which format of the chain the
+        server takes (for `auto`), or whether it takes the one asked for."""
         out = []
+        probe = {"type": "object", "properties": {"ok": {"type": "string"}},
+                 "required": ["ok"], "additionalProperties": False}
         for e in self.endpoints:
             start = time.perf_counter()
             try:
-                await e.client.chat.completions.create(
+                resp = await e.client.chat.completions.create(
                     model=self.config.model, max_tokens=1,
                     messages=[{"role": "user", "content": "Say ok."}])
-                out.append({"base_url": e.url, "ok": True,
-                            "latency_ms": round((time.perf_counter() - start) * 1000, 1)})
             except Exception as exc:  # reported, not raised: this is a diagnosis
-                out.append({"base_url": e.url, "ok": False,
-                            "error": f"{type(exc).__name__}: {_msg(exc)}"})
+                out.append({"base_url": e.url, "ok": False, "error": _explain(exc, e.url,
+                                                                             self.config.model),
+                            "structured": None})
+                continue
+            result = {"base_url": e.url, "ok": True,
+                      "latency_ms": round((time.perf_counter() - start) * 1000, 1),
+                      "model": getattr(resp, "model", None) or self.config.model,
+                      "structured": None, "refused": []}
+            while True:
+                fmt = e.format
+                body = response_format(fmt, probe)
+                if body is None:
+                    result["structured"] = "off"
+                    break
+                try:
+                    await e.client.chat.completions.create(
+                        model=self.config.model, max_tokens=1, extra_body={"response_format": body},
+                        messages=[{"role": "user", "content": 'Answer {"ok": "yes"}.'}])
+                    result["structured"] = fmt
+                    break
+                except Exception as exc:
+                    result["refused"].append(f"{fmt}: {_msg(exc)}")
+                    if not (_refuses_format(exc) and e.step_down(fmt)):
+                        result["structured"] = None
+                        result["error"] = f"structured output {fmt} refused: {_msg(exc)}"
+                        result["ok"] = False
+                        break
+            out.append(result)
         return out
 
 
@@ -234,7 +380,7 @@ def run_sync(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def _answer(resp, start: float, attempt: int) -> Answer:
+def _answer(resp, start: float, attempt: int, fmt: str = "off") -> Answer:
     latency = (time.perf_counter() - start) * 1000
     if not getattr(resp, "choices", None):
         raise ValueError("the response has no choices")
@@ -247,33 +393,119 @@ def _answer(resp, start: float, attempt: int) -> Answer:
     tokens_out = getattr(usage, "completion_tokens", None)
     if tokens_out is None:  # servers without usage: a rough count, so budgets still bite
         tokens_out = max(1, len(text) // 4)
-    return Answer(text, choice.finish_reason, int(tokens_in), int(tokens_out), latency, attempt)
+    model = getattr(resp, "model", None)
+    return Answer(text, choice.finish_reason, int(tokens_in), int(tokens_out), latency, attempt,
+                  model=str(model) if model else None, format=fmt)
 
 
-def _about_format(e) -> bool:
-    text = f"{_msg(e)} {getattr(e, 'param', '')}".lower()
-    return any(w in text for w in ("response_format", "json_schema", "structured", "schema"))
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema",
+                 "grammar")
+
+
+def _refuses_format(e) -> bool:
+    """A refusal of the request's response_format: a 400 or 422 (vLLM, OpenAI, FastAPI's
+    validation), or a 500 whose message names it (llama-cpp-python answers an unknown type with
+    500 "Input should be 'text' or 'json_object'"). A 500 that says nothing of it is an
+    overload, retried as such."""
+    status = getattr(e, "status_code", None)
+    if status not in (400, 422, 500):
+        return False
+    text = f"{_msg(e, 2000)} {getattr(e, 'param', '') or ''}".lower()
+    return any(w in text for w in _FORMAT_WORDS)
+
+
+def _is_validation(e) -> bool:
+    """A request the server's validation refused, sent as a 500 (llama-cpp-python does): asking
+    again cannot help, unlike an overload."""
+    body = getattr(e, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else body
+    text = str(err.get("message", "") if isinstance(err, dict) else err or "")
+    return "validation error" in text and bool(_PYDANTIC.search(text))
 
 
 _KEYISH = re.compile(r"\b(sk|gsk|key|tok)[-_][A-Za-z0-9_*.\-]{3,}", re.I)
 
 
-def _msg(e) -> str:
-    """The server's error message, with anything that looks like a key (servers echo masked
-    keys back: 'Incorrect API key provided: sk-ab***yz') cut out before it is stored."""
+def _msg(e, limit: int = 300) -> str:
+    """The server's error message, one line: OpenAI's {"error": {"message"}}, FastAPI's
+    {"detail": "..."} or its validation list, or the text of the body. A traceback becomes its
+    last line. Anything that looks like a key (servers echo masked keys back: 'Incorrect API key
+    provided: sk-ab***yz') is cut out before it is stored."""
     body = getattr(e, "body", None)
     text = None
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and err.get("message"):
             text = str(err["message"])
-    text = text or str(getattr(e, "message", None) or e)
-    return _KEYISH.sub("[key]", text)[:300]
+        elif isinstance(err, str) and err.strip():
+            text = err
+        elif "detail" in body:
+            text = _detail(body["detail"])
+    elif isinstance(body, str) and body.strip():
+        text = body
+    text = one_line(text or str(getattr(e, "message", None) or e))
+    return _KEYISH.sub("[key]", text)[:limit]
+
+
+def _detail(detail) -> str:
+    """FastAPI's detail: a string, or a list of {loc, msg} validation errors."""
+    if isinstance(detail, list):
+        parts = []
+        for d in detail[:3]:
+            if isinstance(d, dict):
+                loc = ".".join(str(x) for x in d.get("loc", []) if x != "body")
+                parts.append(f"{loc}: {d.get('msg', '')}" if loc else str(d.get("msg", "")))
+            else:
+                parts.append(str(d))
+        return "; ".join(parts)
+    return str(detail)
+
+
+_PYDANTIC = re.compile(r"""'loc': \(([^)]*)\), 'msg': (?:"([^"]*)"|'([^']*)')""")
+
+
+def one_line(text: str) -> str:
+    """A server's message as one line: pydantic's validation errors (llama-cpp-python sends
+    them as a 500 with a stack trace) become `loc: msg`, a Python traceback becomes its last
+    line (the error itself), and the lines before any stack frame are joined."""
+    found = _PYDANTIC.findall(str(text))
+    if found:
+        return "; ".join(
+            ".".join(p.strip(" '\"") for p in loc.split(",") if p.strip(" '\"") not in ("", "body"))
+            + f": {a or b}" for loc, a, b in found[:3])
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback"):
+        return lines[-1]
+    frame = next((i for i, ln in enumerate(lines) if ln.startswith('File "')), len(lines))
+    return " / ".join(lines[:frame] or lines[-1:])
+
+
+def _explain(exc, url: str, model: str) -> str:
+    """Test connection's words for a failure."""
+    import openai
+
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        return f"HTTP {exc.status_code}: the key was refused ({_msg(exc)})"
+    if isinstance(exc, openai.NotFoundError):
+        return (f"HTTP 404: no model {model!r} or no chat endpoint at {url}; check the model "
+                f"name and that the URL ends in /v1 ({_msg(exc)})")
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {_msg(exc)}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "no answer within the timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot connect: {_cause(exc)}"
+    return f"{type(exc).__name__}: {_msg(exc)}"
 
 
 def _cause(e) -> str:
     cause = e.__cause__ or e.__context__
-    return f"{type(cause).__name__}: {cause}"[:200] if cause else str(e)[:200]
+    while cause is not None and (cause.__cause__ or cause.__context__) is not None \
+            and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__  # down to the socket's own error
+    return one_line(f"{type(cause).__name__}: {cause}")[:200] if cause else one_line(str(e))[:200]
 
 
 def _retry_after(response) -> float | None:

@@ -11,9 +11,8 @@ import json
 import os
 import sys
 
-from studio import cli_curate, cli_export, cli_noise, cli_score, cli_train
+from studio import cli_curate, cli_export, cli_generate, cli_noise, cli_score, cli_train
 from studio.display import shorten
-from studio.errors import BadInput
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process,
 4 the teacher refused or could not be reached, 5 the Hugging Face Hub refused or could not
@@ -99,37 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--input-meaning", default="the input text")
     sp.add_argument("--output-meaning", default="the output text")
     sp.add_argument("--labels", help="comma-separated label set, for classification")
-    sp = cmd("generate", "make examples with a teacher LLM (any OpenAI-compatible endpoint)",
-             task=True)
-    sp.add_argument("--mode", choices=["outputs", "inputs", "both"], default="outputs",
-                    help="outputs: write outputs for input-only rows; inputs: new examples from "
-                    "seeds; both: the first, then new ones up to --n (default outputs)")
-    sp.add_argument("--n", type=int, help="how many examples (outputs mode: at most; default all)")
-    sp.add_argument("--resume", type=int, metavar="JOB", help="go on with a stopped job")
-    sp.add_argument("--model", help="teacher model (default $OPENAI_MODEL)")
-    sp.add_argument("--base-url", dest="base_urls", action="append", metavar="URL",
-                    help="endpoint (default $OPENAI_BASE_URL or OpenAI); repeat to share the job "
-                    "over several servers")
-    sp.add_argument("--concurrency", type=int, help="requests in flight at most (default 16)")
-    sp.add_argument("--timeout", type=float, help="seconds per request (default 60)")
-    sp.add_argument("--max-attempts", type=int, help="tries per request (default 6)")
-    sp.add_argument("--structured", choices=["auto", "on", "off"],
-                    help="JSON-schema response_format (default auto: dropped if refused)")
-    sp.add_argument("--budget-tokens", type=int, help="stop cleanly before this many tokens")
-    sp.add_argument("--budget-usd", type=float, help="stop cleanly before this many dollars")
-    sp.add_argument("--price-in", type=float, help="USD per million prompt tokens, for the cost")
-    sp.add_argument("--price-out", type=float, help="USD per million answer tokens")
-    sp.add_argument("--seed-ids", help="comma-separated ids of the seed examples (default: up "
-                    "to 50 complete examples of the task, approved first)")
-    sp.add_argument("--seed", type=int, help="sampling seed; the same seed asks the same "
-                    "questions again, so their stored answers are reused (default: the job id)")
-    sp.add_argument("--recipe", help="a TOML or YAML recipe file (default: the task's built-in)")
-
-    sp = cmd("jobs", "list generation jobs (newest first)")
-    sp.add_argument("--failures", type=int, metavar="JOB", help="show why a job's items failed")
-    sp = cmd("cancel", "stop a running job (it can be resumed)")
-    sp.add_argument("job", type=int)
-
+    cli_generate.add_parsers(cmd)
     cli_noise.add_parsers(cmd)
     cli_curate.add_parsers(cmd)
     cli_score.add_parsers(cmd)
@@ -244,97 +213,6 @@ def _add_task(s, a):
     return t.to_dict(), f"task {t.name} added"
 
 
-def _generate(s, a):
-    import signal
-    import threading
-
-    stop = threading.Event()
-    teacher_args = dict(model=a.model, base_urls=a.base_urls, concurrency=a.concurrency,
-                        timeout=a.timeout, max_attempts=a.max_attempts, structured=a.structured,
-                        price_in=a.price_in, price_out=a.price_out)
-    if a.resume is not None:
-        if a.n is not None or a.seed_ids or a.recipe or a.seed is not None:
-            raise BadInput("--resume goes on with the job's own plan; drop --n, --seed-ids, "
-                           "--seed and --recipe")
-        job = s.check_resumable(a.resume)
-        teacher = s.teacher_config(job, **teacher_args)
-    else:
-        teacher = s.teacher_config(**teacher_args)
-        seed_ids = _ids(a.seed_ids) if a.seed_ids else None
-        job = s.start_job(teacher, task=a.task, mode=a.mode, n=a.n, seed_ids=seed_ids,
-                          seed=a.seed, recipe=a.recipe, budget_tokens=a.budget_tokens,
-                          budget_usd=a.budget_usd)
-    print(f"job {job['id']}: {job['mode']} for {job['task']}, {job['requested']} examples, "
-          f"model {teacher.model} at {', '.join(teacher.base_urls)} "
-          f"(Ctrl-C cancels; sft-studio generate --resume {job['id']} goes on)", file=sys.stderr)
-    bar = _progress_bar(job)
-    old = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        job = s.run_job(job["id"], teacher, stop=stop, on_progress=bar.update_from,
-                        budget_tokens=a.budget_tokens if a.resume else None,
-                        budget_usd=a.budget_usd if a.resume else None)
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        bar.close()
-    return _job_out(job), _job_line(job) + _job_hint(job)
-
-
-def _progress_bar(job):
-    from tqdm import tqdm
-
-    bar = tqdm(total=job["requested"], initial=job["done"] + job["failed"], unit="ex",
-               file=sys.stderr, mininterval=0.5, dynamic_ncols=True, desc=f"job {job['id']}")
-
-    def update_from(p):
-        bar.n = p.done + p.failed
-        bar.set_postfix_str(f"{p.tokens_in + p.tokens_out:,} tok, ${p.cost_usd:.4f}, "
-                            f"{p.failed} failed", refresh=False)
-        bar.refresh()
-
-    bar.update_from = update_from
-    return bar
-
-
-JOB_KEYS = ("id", "task", "mode", "status", "model", "base_urls", "requested", "done", "failed",
-            "remaining", "tokens_in", "tokens_out", "cost_usd", "error", "requests", "cached",
-            "items_per_s", "created_at", "finished_at")
-
-
-def _job_out(job: dict) -> dict:
-    return {k: job.get(k) for k in JOB_KEYS}
-
-
-def _job_line(j: dict) -> str:
-    return (f"job {j['id']} {j['status']}: {j['done']} done, {j['failed']} failed, "
-            f"{j['remaining']} remaining · {j['tokens_in'] + j['tokens_out']:,} tokens, "
-            f"${j['cost_usd']:.4f}" + (f" · {j['error']}" if j.get("error") else ""))
-
-
-def _job_hint(j: dict) -> str:
-    hints = []
-    if j["failed"]:
-        hints.append(f"why items failed: sft-studio jobs --failures {j['id']}")
-    if j["status"] != "completed" or j["failed"]:
-        hints.append(f"go on: sft-studio generate --resume {j['id']}")
-    return "".join(f"\n  {h}" for h in hints)
-
-
-def _jobs(s, a):
-    if a.failures is not None:
-        rows = s.job_failures(a.failures)
-        return {"job": a.failures, "failures": rows}, "\n".join(
-            f"item {r['idx']}: {r['error']}" + (f"\n    raw: {shorten(r['raw'], 100)}"
-                                                 if r["raw"] else "") for r in rows) or "none"
-    jobs = [_job_out(j) for j in s.jobs()]
-    return {"jobs": jobs}, "\n".join(_job_line(j) for j in jobs) or "no jobs yet"
-
-
-def _cancel(s, a):
-    job = s.cancel_job(a.job)
-    return _job_out(job), f"job {a.job} cancelled (sft-studio generate --resume {a.job} goes on)"
-
-
 def _held_store(args, err) -> tuple[dict, str] | None:
     """jobs and cancel while another process (a running job, the app) holds the store."""
     from pathlib import Path
@@ -357,13 +235,6 @@ def _held_store(args, err) -> tuple[dict, str] | None:
             f"asked job {args.job} to stop; it stays resumable")
 
 
-def _ids(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise BadInput(f"--seed-ids wants comma-separated numbers, not {text!r}") from None
-
-
 def _ui(s, a):
     from studio.ui import build_app, serve
 
@@ -375,8 +246,8 @@ def _ui(s, a):
 
 COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "show": _show,
             "review": _review, "bulk": _bulk, "edit": _edit, "delete": _delete, "undo": _undo,
-            "tasks": _tasks, "add-task": _add_task, "generate": _generate, "jobs": _jobs,
-            "cancel": _cancel, "ui": _ui, **cli_noise.COMMANDS,
+            "tasks": _tasks, "add-task": _add_task, "ui": _ui, **cli_generate.COMMANDS,
+            **cli_noise.COMMANDS,
             **cli_curate.COMMANDS, **cli_score.COMMANDS, **cli_export.COMMANDS,
             **cli_train.COMMANDS}
 
@@ -420,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             return e.exit_code
         data, text = held
     except StudioError as e:
+        if getattr(e, "data", None) is not None and getattr(args, "json", False):
+            json.dump(e.data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+            sys.stdout.write("\n")
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:

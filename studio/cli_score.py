@@ -6,6 +6,7 @@ from pathlib import Path
 
 from studio.cli_curate import _bar
 from studio.errors import BadInput
+from studio.teacher_args import STRUCTURED_CHOICES, STRUCTURED_HELP
 
 
 def add_parsers(cmd) -> None:
@@ -20,8 +21,9 @@ def add_parsers(cmd) -> None:
                     help="judge endpoint (default $OPENAI_BASE_URL or OpenAI); repeatable")
     sp.add_argument("--concurrency", type=int, help="requests in flight at most (default 16)")
     sp.add_argument("--timeout", type=float, help="seconds per request (default 60)")
-    sp.add_argument("--structured", choices=["auto", "on", "off"],
-                    help="JSON-schema response_format (default auto: dropped if refused)")
+    sp.add_argument("--structured", choices=STRUCTURED_CHOICES, help=STRUCTURED_HELP)
+    sp.add_argument("--refresh", action="store_true", help="ask the judge again instead of "
+                    "reusing stored answers (they are replaced)")
     sp.add_argument("--embed-model", help="embedding model (default: the store's)")
 
     sp = cmd("auto", "approve pending rows whose quality is at or above X and reject those "
@@ -51,15 +53,18 @@ def _score(s, a):
             raise BadInput(f"cannot read the rubric {a.rubric}: {e}") from None
     with _bar("scoring", "row") as progress:
         r = s.score(task=a.task, model=a.embed_model, judge=a.judge, teacher=teacher,
-                    rubric=rubric, on_progress=progress)
+                    rubric=rubric, on_progress=progress, refresh=a.refresh)
     means = ", ".join(f"{k} {v:.3f}" for k, v in r["means"].items())
     flags = ", ".join(f"{k} {v}" for k, v in sorted(r["flagged"].items())) or "none"
     lines = [f"{r['task']}: scored {r['scored']} complete rows of {r['rows']} in "
              f"{r['seconds']:.1f}s; means: {means}", f"flagged: {flags}"]
     j = r["judge"]
     if j:
+        formats = ", ".join(sorted(set(j.get("structured", {}).values()))) or "none"
         lines.append(f"judge {j['model']}: {j['judged']} rated, {j['failed']} failed, "
-                     f"{j['cached']} from the cache, {j['requests']} requests")
+                     f"{j['cached']} from the cache, {j['requests']} requests; structured "
+                     f"output: {formats}")
+        lines += [f"  dropped {url}: {why}" for url, why in j.get("dropped", {}).items()]
         lines += [f"  #{f['example_id']}: {f['detail']}" for f in j["failures"]]
     return r, "\n".join(lines)
 

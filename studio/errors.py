@@ -24,9 +24,14 @@ class Conflict(StudioError):
 
 
 class TeacherFailed(StudioError):
-    """The teacher endpoint refused the key or the model, or could not be reached."""
+    """The teacher endpoint refused the key or the model, or could not be reached, or a job
+    ended with nothing done. `data` is what --json prints beside the message."""
 
     exit_code = 4
+
+    def __init__(self, message: str, data: dict | None = None):
+        super().__init__(message)
+        self.data = data
 
 
 class HubFailed(StudioError):

@@ -83,6 +83,7 @@ class Progress:
     done_at_start: int = 0
     status: str = "running"
     error: str | None = None
+    note: str | None = None  # the structured output in use, endpoints dropped and why
 
     @property
     def remaining(self) -> int:
@@ -96,7 +97,8 @@ class Progress:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("job_id", "requested", "done", "failed", "requests",
-                                           "cached", "tokens_in", "tokens_out", "status", "error")}
+                                           "cached", "tokens_in", "tokens_out", "status", "error",
+                                           "note")}
         d.update(cost_usd=round(self.cost_usd, 6), remaining=self.remaining,
                  rate=round(self.rate, 2), pid=os.getpid())
         return d
@@ -125,6 +127,11 @@ class Writer(threading.Thread):
 
     def cache_hit(self) -> None:
         self.queue.put(("hit", None))
+
+    def sent(self, n: int) -> None:
+        """HTTP requests made (retries included), whatever came of them."""
+        if n:
+            self.queue.put(("sent", n))
 
     def item(self, result: dict) -> None:
         self.queue.put(("item", result))
@@ -165,13 +172,15 @@ class Writer(threading.Thread):
         task = self.job["task"]
         for kind, value in batch:
             if kind == "answer":
-                calls.append(value)
-                counters["requests"] += 1
+                if value.get("cache", True):
+                    calls.append(value)
                 counters["tokens_in"] += value["tokens_in"]
                 counters["tokens_out"] += value["tokens_out"]
                 counters["cost_usd"] += value["cost_usd"]
             elif kind == "hit":
                 counters["cached"] += 1
+            elif kind == "sent":
+                counters["requests"] += value
             else:
                 items.append(self._item_row(value, task, new_rows, outputs))
         self.studio.store.write_generation_batch(
@@ -209,8 +218,10 @@ class Writer(threading.Thread):
 
 
 def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | None,
-         seed: int | None, recipe, recipe_label: str) -> dict:
-    """The job's stored parameters: which rows get outputs, the seed pool, the recipe."""
+         seed: int | None, recipe, recipe_label: str, import_file: str | None = None) -> dict:
+    """The job's stored parameters: which rows get outputs, the seed pool, the recipe. Outputs
+    are written for every input-only row of the task (or of one imported file), oldest first;
+    `n` caps them only when given."""
     from studio.errors import BadInput
 
     if mode not in MODES:
@@ -221,7 +232,9 @@ def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | N
         raise BadInput(f"mode {mode} makes new examples: say how many with --n")
     output_ids = []
     if mode in ("outputs", "both"):
-        output_ids = studio.store.matching_ids(task=task, input_only=True)[: n or None]
+        output_ids = studio.store.input_only_ids(task, import_file)[: n or None]
+        if import_file and not output_ids:
+            raise BadInput(f"task {task} has no input-only rows imported from {import_file}")
     new = 0 if mode == "outputs" else max(0, n - len(output_ids)) if mode == "both" else n
     if seed_ids:
         rows = studio.store.get_examples(seed_ids)
@@ -241,7 +254,8 @@ def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | N
         raise BadInput(f"task {task} has no input-only rows to write outputs for")
     pool = [[r["id"], r["input"], r["output"]] for r in rows]
     return {"mode": mode, "n": n, "output_ids": output_ids, "new": new, "pool": pool,
-            "seed": seed, "recipe": recipe.to_dict(), "recipe_label": recipe_label}
+            "seed": seed, "recipe": recipe.to_dict(), "recipe_label": recipe_label,
+            "import_file": import_file}
 
 
 def build_items(studio, job: dict, recipe, states: dict[int, str]):
@@ -269,19 +283,21 @@ def build_items(studio, job: dict, recipe, states: dict[int, str]):
                    steer=steer(recipe, rng), sample=f"{p['seed']}:{k}")
 
 
-def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress=None) -> dict:
-    """Run (or resume) a claimed job to its end in this thread; returns the job as stored."""
+def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress=None,
+        refresh: bool = False) -> dict:
+    """Run (or resume) a claimed job to its end in this thread; returns the job as stored.
+    `refresh` asks every question again instead of reusing stored answers."""
     from generators.teacher import run_sync
 
     store, job_id = studio.store, job["id"]
     key = _key(store.path, job_id)
     _RUNNING.add(key)
-    status, error, writer = "failed", None, None
+    status, error, writer, formats = "failed", None, None, {}
     try:
         writer, items, budget, recipe = _prepare(studio, job, teacher_config, on_progress)
         writer.start()
         status, error = run_sync(_main(studio, job, teacher_config, writer, items, budget,
-                                       recipe, stop))
+                                       recipe, stop, refresh, formats))
     except Exception as e:  # recorded on the job, then raised for the face to show
         error = f"{type(e).__name__}: {e}"
         raise
@@ -294,19 +310,20 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
             writer.progress_file.unlink(missing_ok=True)
             writer.cancel_file.unlink(missing_ok=True)
         _RUNNING.discard(key)
-        store.update_job(job_id, {"status": status, "error": error, "finished_at": _now()})
+        end = {"status": status, "error": error, "finished_at": _now()}
+        if formats:  # the structured output each endpoint settled on: a resume starts there
+            params = store.get_job(job_id)["params"]
+            end["params"] = dict(params, formats=dict(params.get("formats") or {}, **formats))
+        store.update_job(job_id, end)
     return store.get_job(job_id)
 
 
 def _prepare(studio, job, teacher_config, on_progress):
-    from dataclasses import fields as dc_fields
-
     from generators.engine import Budget
-    from generators.recipes import Recipe
+    from generators.recipes import recipe_from_dict
 
     store, job_id, p = studio.store, job["id"], job["params"]
-    recipe = Recipe(**{f.name: (tuple(v) if isinstance(v, list) else v)
-                       for f in dc_fields(Recipe) if (v := p["recipe"].get(f.name)) is not None})
+    recipe = recipe_from_dict(p["recipe"])
     with store.transaction():
         failed_before = {f["idx"]: f for f in store.job_failures(job_id, limit=10**9)}
         store.reset_failed_items(job_id)
@@ -332,18 +349,21 @@ def _prepare(studio, job, teacher_config, on_progress):
     return writer, items, budget, recipe
 
 
-async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop):
+async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop, refresh,
+                formats: dict):
     from generators.engine import Engine
     from generators.teacher import Teacher
 
     store = studio.store
-    async with Teacher(teacher_config) as teacher:
+    async with Teacher(teacher_config, formats=job["params"].get("formats")) as teacher:
         engine = Engine(teacher, recipe, studio.task(job["task"]), sink=writer, budget=budget,
                         cache=store.job_answers(job["id"]), known=store.cached_hashes(),
-                        lookup=_lookup(store), recipe_label=job["params"]["recipe_label"])
+                        lookup=_lookup(store), recipe_label=job["params"]["recipe_label"],
+                        refresh=refresh)
 
         async def watch():
             while not (stop.is_set() or writer.cancel_requested.is_set()):
+                writer.progress.note = teacher_note(teacher)
                 await asyncio.sleep(0.1)
             engine.cancel()
 
@@ -352,7 +372,20 @@ async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop
             result = await engine.run(items, teacher_config.concurrency)
         finally:
             watcher.cancel()
+            formats.update(teacher.formats(settled=True))
+        dropped = "; ".join(f"dropped {url}: {why}" for url, why in teacher.dropped().items())
+        if engine.error is None and dropped:  # the job went on without them: say so
+            return result, dropped
         return result, engine.error
+
+
+def teacher_note(teacher) -> str | None:
+    """What the progress line says of the endpoints: the structured output each uses (once it
+    is known) and the ones dropped from the job."""
+    formats = sorted(set(teacher.formats().values()))
+    parts = [f"structured output: {', '.join(formats)}"] if formats else []
+    parts += [f"dropped {url}" for url in teacher.dropped()]
+    return " · ".join(parts) or None
 
 
 def _lookup(store):

@@ -56,7 +56,7 @@ class GenerationMixin:
     def start_job(self, teacher, *, task: str | None = None, mode: str = "outputs",
                   n: int | None = None, seed_ids: list[int] | None = None, seed: int | None = None,
                   recipe: str | Path | None = None, budget_tokens: int | None = None,
-                  budget_usd: float | None = None) -> dict:
+                  budget_usd: float | None = None, import_file: str | None = None) -> dict:
         """Plan a generation job and store it (status running); run it with run_job."""
         from generators.recipes import RecipeError, builtin_recipe, load_recipe
         from studio import generation
@@ -73,7 +73,8 @@ class GenerationMixin:
                                                                   and budget_usd <= 0):
             raise BadInput("a budget must be positive")
         params = generation.plan(self, task=t.name, mode=mode, n=n, seed_ids=seed_ids, seed=seed,
-                                 recipe=rec, recipe_label=str(recipe or rec.name))
+                                 recipe=rec, recipe_label=str(recipe or rec.name),
+                                 import_file=import_file)
         params.update(budget_tokens=budget_tokens, budget_usd=budget_usd, teacher={
             k: getattr(teacher, k) for k in ("concurrency", "timeout", "structured", "price_in",
                                              "price_out", "max_attempts")})
@@ -88,8 +89,9 @@ class GenerationMixin:
 
     def run_job(self, job_id: int, teacher, *, stop: threading.Event | None = None,
                 on_progress=None, budget_tokens: int | None = None,
-                budget_usd: float | None = None) -> dict:
-        """Run or resume a job in this thread until it ends; returns the job."""
+                budget_usd: float | None = None, refresh: bool = False) -> dict:
+        """Run or resume a job in this thread until it ends; returns the job. `refresh` asks
+        every question again instead of reusing stored answers."""
         from studio import generation
 
         if job_id not in self._claimed:
@@ -105,7 +107,7 @@ class GenerationMixin:
                     stop.set()
                 self._stops[job_id] = stop
             return generation.run(self, job, teacher, stop=self._stops[job_id],
-                                  on_progress=on_progress)
+                                  on_progress=on_progress, refresh=refresh)
         finally:
             self._stops.pop(job_id, None)
             self._claimed.discard(job_id)
@@ -134,9 +136,34 @@ class GenerationMixin:
                                        "finished_at": None})
         return self.job(job_id)
 
-    def generate(self, teacher, *, stop=None, on_progress=None, **plan) -> dict:
+    def generate(self, teacher, *, stop=None, on_progress=None, refresh: bool = False,
+                 **plan) -> dict:
         job = self.start_job(teacher, **plan)
-        return self.run_job(job["id"], teacher, stop=stop, on_progress=on_progress)
+        return self.run_job(job["id"], teacher, stop=stop, on_progress=on_progress,
+                            refresh=refresh)
+
+    def outputs_preview(self, task: str | None = None, import_file: str | None = None,
+                        n: int | None = None, show: int = 5) -> dict:
+        """What an outputs job would label, before it starts: how many rows, where they came
+        from, and the first few inputs."""
+        t = self.task(task)
+        ids = self.store.input_only_ids(t.name, import_file)[: n or None]
+        rows = self.store.get_examples(ids[:show])
+        return {"task": t.name, "import_file": import_file, "rows": len(ids),
+                "imports": self.store.input_only_imports(t.name),
+                "first": [{"id": r["id"], "input": r["input"]} for r in rows]}
+
+    def check_teacher(self, teacher) -> list[dict]:
+        """What Test connection shows, per endpoint: whether it answers (and in how long), the
+        model that answers, and the structured output it takes (`auto` walks the chain); or
+        the reason it failed, in words."""
+        from generators.teacher import Teacher, run_sync
+
+        async def probe():
+            async with Teacher(teacher) as t:
+                return await t.check()
+
+        return run_sync(probe())
 
     def job(self, job_id: int) -> dict:
         self._mark_interrupted()

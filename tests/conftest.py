@@ -212,3 +212,34 @@ def tiny(studio, filled, tmp_path):
     rows = studio.list(task="tweet-summary", limit=500)["rows"]
     return build_tiny_model(tmp_path / "tiny",
                             [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+
+
+def _need_llama_cpp():
+    """Skip (fail on CI) when llama-cpp-python's server is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("gguf") is None:
+        message = "llama-cpp-python is not installed: bash tests/setup_llama_cpp.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def llama_gguf(tmp_path_factory) -> Path:
+    """The designed tiny GGUF (tests/tiny_gguf.py), written once for the run."""
+    _need_llama_cpp()
+    from tiny_gguf import write_tiny_gguf
+
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-markov.gguf")
+
+
+@pytest.fixture(scope="session")
+def llama_server(llama_gguf, tmp_path_factory):
+    """A real llama-cpp-python server (`python -m llama_cpp.server`) on the tiny GGUF, started
+    once for the run; model alias "teacher-test", no API key."""
+    from llama_server import LlamaServer
+
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with LlamaServer(llama_gguf, model_alias="teacher-test", log_path=log) as server:
+        yield server

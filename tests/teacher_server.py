@@ -4,6 +4,16 @@ It answers deterministically (the same messages and seed give the same answer), 
 to be slow, to answer 429 with Retry-After, 500, a garbled body or an answer that is not JSON, to
 drop the connection, or to refuse response_format. It counts the requests it gets per prompt hash.
 
+`kind` makes it answer as a real server does (each observed on the real thing):
+- "openai": json_schema and json_object; an unknown field is a 400; errors as {"error": {...}}.
+- "vllm": the same formats; an unknown field is a 400 in vLLM's shape (extra_forbidden).
+- "llama-cpp-python": json_object with a schema beside it (and plain json_object); json_schema
+  is a 500 with pydantic's validation text and a stack frame; a wrong key is a 401 with FastAPI's
+  {"detail": "Invalid API key"}; it answers with the model name it was asked for.
+- "json-mode": plain json_object only; anything with a schema is a 400.
+- "none": no response_format at all (400), as `structured=False` did.
+`models` (a list) makes an unknown model a 404; `served_model` is the model it says answered.
+
     with TeacherServer(latency=0.05, faults={"429": 0.1}) as server:
         client = AsyncOpenAI(base_url=server.url, api_key="x")
 
@@ -21,6 +31,20 @@ import random
 import threading
 
 FAULTS = ("429", "500", "garbage_body", "bad_answer", "drop", "slow")
+KINDS = {  # the response_format types each kind takes ("json_object+schema": with a schema)
+    "openai": {"json_schema", "json_object"},
+    "vllm": {"json_schema", "json_object"},
+    "llama-cpp-python": {"json_object+schema", "json_object"},
+    "json-mode": {"json_object"},
+    "none": set(),
+}
+KNOWN_FIELDS = {"model", "messages", "temperature", "max_tokens", "max_completion_tokens",
+                "seed", "response_format", "top_p", "stop", "n", "stream", "user"}
+LLAMA_CPP_500 = (  # verbatim from llama-cpp-python 0.3.36's server, but for the path
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', "
+    "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"/srv/llama_cpp/server/"
+    "app.py\", line 376, in create_chat_completion\n    POST /v1/chat/completions")
 
 
 def prompt_hash(messages: list[dict]) -> str:
@@ -30,10 +54,16 @@ def prompt_hash(messages: list[dict]) -> str:
 class TeacherServer:
     def __init__(self, *, latency: float = 0.0, faults: dict[str, float] | None = None,
                  retry_after: float = 0.05, structured: bool = True, api_key: str | None = None,
-                 seed: int = 0, port: int = 0, judge=None):
+                 seed: int = 0, port: int = 0, judge=None, kind: str = "openai",
+                 models: list[str] | None = None, served_model: str | None = None):
         self.latency, self.faults, self.retry_after = latency, dict(faults or {}), retry_after
         self.judge = judge  # judge(input, output) -> a dict, or a str sent as the raw answer
-        self.structured, self.api_key, self.port = structured, api_key, port
+        self.api_key, self.port = api_key, port
+        self.kind = kind if structured else "none"
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.models, self.served_model = models, served_model
+        self.formats: collections.Counter = collections.Counter()  # response_format types seen
         unknown = set(self.faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {unknown}")
@@ -119,6 +149,8 @@ class TeacherServer:
         self.requests += 1
         self.auth_headers.add(headers.get("authorization", ""))
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            if self.kind == "llama-cpp-python":
+                return 401, {}, {"detail": "Invalid API key"}
             given = headers.get("authorization", "").removeprefix("Bearer ")
             masked = given[:6] + "*" * 8 + given[-4:]  # as OpenAI echoes it
             return 401, {}, {"error": {"message": f"Incorrect API key provided: {masked}"}}
@@ -131,9 +163,9 @@ class TeacherServer:
         self.counts[h] += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        if "response_format" in req and not self.structured:
-            return 400, {}, {"error": {"message": "response_format is not supported",
-                                       "param": "response_format"}}
+        refused = self._refuse(req)
+        if refused is not None:
+            return refused
         fault = self._pick_fault()
         if fault == "429":
             return 429, {"Retry-After": f"{self.retry_after:g}"}, {
@@ -153,11 +185,37 @@ class TeacherServer:
         words = sum(len(str(m.get("content", "")).split()) for m in req["messages"])
         return 200, {}, {
             "id": f"chatcmpl-{h[:12]}", "object": "chat.completion", "created": 0,
-            "model": req.get("model", "teacher-test"),
+            "model": self.served_model or req.get("model", "teacher-test"),
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": words, "completion_tokens": len(content.split()),
                       "total_tokens": words + len(content.split())}}
+
+    def _refuse(self, req: dict):
+        """What a real server of this kind says to a request it does not take, or None."""
+        extra = sorted(set(req) - KNOWN_FIELDS)
+        if extra and self.kind == "vllm":
+            return 400, {}, {"object": "error", "type": "BadRequestError", "code": 400,
+                             "message": f"[{{'type': 'extra_forbidden', 'loc': ('body', "
+                             f"'{extra[0]}'), 'msg': 'Extra inputs are not permitted'}}]"}
+        if extra and self.kind == "openai":
+            return 400, {}, {"error": {"message": "Unrecognized request argument supplied: "
+                                       f"{extra[0]}", "type": "invalid_request_error"}}
+        if self.models is not None and req.get("model") not in self.models:
+            return 404, {}, {"error": {"message": f"The model `{req.get('model')}` does not "
+                                       "exist", "code": "model_not_found"}}
+        fmt = req.get("response_format")
+        if fmt is None:
+            return None
+        name = fmt.get("type", "?") + ("+schema" if fmt.get("schema") else "")
+        self.formats[name] += 1
+        if name == "text" or name in KINDS[self.kind]:
+            return None
+        if self.kind == "llama-cpp-python":
+            return 500, {}, {"error": {"message": LLAMA_CPP_500, "type": "internal_server_error",
+                                       "param": None, "code": None}}
+        return 400, {}, {"error": {"message": f"response_format {name} is not supported",
+                                   "param": "response_format"}}
 
     def _pick_fault(self) -> str | None:
         roll = self.rng.random()
@@ -176,7 +234,8 @@ class TeacherServer:
         h = hashlib.sha256((json.dumps(messages, sort_keys=True) + str(req.get("seed")))
                            .encode()).hexdigest()
         prompt = messages[-1]["content"]
-        schema = (req.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+        fmt = req.get("response_format") or {}
+        schema = fmt.get("schema") or fmt.get("json_schema", {}).get("schema", {})
         key = (schema.get("required") or [None])[0] or (
             "input" if '{"input"' in prompt else "output")
         if key == "input":

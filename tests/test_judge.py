@@ -93,11 +93,16 @@ def test_judge_rates_caches_and_records_garbage_as_failures(rows, server):
         assert by_id[i]["judge"]["value"] is None and why in by_id[i]["judge"]["detail"]
         assert "quality" not in by_id[i]  # not scored yet, and no rating was made up
     assert {f["example_id"] for f in r["failures"]} == {4, 5}
-    # asked again: every answer comes from the cache, nothing is sent
+    # asked again: the four ratings come from the cache; the two unreadable answers were never
+    # cached, so only they are asked again (and fail again, with their reasons)
     sent = srv.requests
     again = rows.judge(teacher(rows, srv), task="tweet-summary")
-    assert (again["cached"], again["requests"], srv.requests) == (6, 0, sent)
+    assert (again["cached"], again["requests"], srv.requests) == (4, 2, sent + 2)
     assert again["judged"] == 4 and again["failed"] == 2
+    # --refresh asks all six again
+    fresh = rows.judge(teacher(rows, srv), task="tweet-summary", refresh=True)
+    assert (fresh["cached"], fresh["requests"], srv.requests) == (0, 6, sent + 8)
+    sent = srv.requests
     # scoring folds the ratings into quality: the 3 pulls row 3 below row 1
     rows.score(task="tweet-summary")
     q = {i: {e["name"]: e["value"] for e in rows.explain_scores(i)}["quality"] for i in (1, 3)}
@@ -119,13 +124,16 @@ def test_a_refused_key_stops_the_judge_with_a_clear_error(rows, server):
                                                                   ["judge"]).values())
 
 
-def test_a_dead_endpoint_gives_failures_with_the_reason(rows):
+def test_a_dead_endpoint_stops_the_judge_at_once_with_the_reason(rows):
+    """Nothing listens on port 9: after a short probe (three refused connections) the judge
+    stops with the reason instead of recording six connection failures one by one."""
     cfg = rows.teacher_config(model="judge-test", base_urls=["http://127.0.0.1:9/v1"],
-                              max_attempts=1, timeout=2)
-    r = rows.judge(cfg, task="tweet-summary")
-    assert (r["judged"], r["failed"]) == (0, 6)
-    assert all("connection to http://127.0.0.1:9/v1 failed" in f["detail"]
-               for f in r["failures"])
+                              timeout=2, backoff_base=0.01)
+    with pytest.raises(TeacherFailed, match=r"cannot connect to http://127.0.0.1:9/v1.*"
+                       r"no answer in 3 tries") as e:
+        rows.judge(cfg, task="tweet-summary")
+    assert e.value.exit_code == 4
+    assert "0 rated" in str(e.value)
 
 
 def test_agreement_uses_peoples_decisions_only(rows, server):

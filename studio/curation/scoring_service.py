@@ -16,7 +16,8 @@ class ScoringMixin:
     # -- scores ----------------------------------------------------------------------------
 
     def score(self, *, task: str | None = None, model: str | None = None, judge: bool = False,
-              teacher=None, rubric: str | None = None, on_progress=None) -> dict:
+              teacher=None, rubric: str | None = None, on_progress=None,
+              refresh: bool = False) -> dict:
         """Compute the task's heuristics, faithfulness and novelty (embedding what is missing),
         optionally ask the judge, and recombine quality. Every run replaces the computed scores;
         judge ratings stay until the judge is asked again."""
@@ -34,8 +35,8 @@ class ScoringMixin:
         with self.store.transaction():
             self.store.write_scores(t.name, list(COMPUTED), computed)
             self._recombine(t.name)
-        judged = self.judge(teacher, task=t.name, rubric=rubric,
-                            on_progress=on_progress) if judge else None
+        judged = self.judge(teacher, task=t.name, rubric=rubric, on_progress=on_progress,
+                            refresh=refresh) if judge else None
         out = self.score_summary(t.name)
         out.update(model=name, judge=judged, seconds=round(time.perf_counter() - start, 3))
         return out
@@ -101,7 +102,7 @@ class ScoringMixin:
         return self.rubric(name)
 
     def judge(self, teacher, *, task: str | None = None, rubric: str | None = None,
-              ids: list[int] | None = None, on_progress=None) -> dict:
+              ids: list[int] | None = None, on_progress=None, refresh: bool = False) -> dict:
         """Ask the teacher to rate each complete, non-duplicate row 1-5 against the rubric.
         Answers come from the cache when the same question was asked before; an unreadable
         answer is recorded as a failure (no rating). Quality is recombined as ratings land."""
@@ -117,8 +118,8 @@ class ScoringMixin:
         text = self.rubric(t.name)
         asks = [(r["id"], J.messages(t, text, r["input"], r["output"]))
                 for r in self.store.judge_rows(t.name, ids)]
-        hashes = [J.request_hash(teacher.model, m, J.PARAMS, J.SAMPLE) for _, m in asks]
-        cache = self.store.cached_answers(hashes)
+        hashes = [J.judge_hash(teacher.model, m, teacher.structured) for _, m in asks]
+        cache = {} if refresh else self.store.cached_answers(hashes)
         tally = {"judged": 0, "cached": 0, "failed": 0, "requests": 0, "tokens_in": 0,
                  "tokens_out": 0}
         pending: list = []
@@ -133,22 +134,31 @@ class ScoringMixin:
                     ids=[v.idx for v in done])
                 self._recombine(t.name, [v.idx for v in done])
 
+        reasons: list = []
+
         def on_verdict(v):
             pending.append(v)
-            tally["cached" if v.cached else "requests"] += 1
+            if v.rating is None and not reasons:
+                reasons.append(v)
+            tally["cached"] += v.cached
+            tally["requests"] += v.sent
             tally["judged" if v.rating is not None else "failed"] += 1
-            if v.call:
-                tally["tokens_in"] += v.call["tokens_in"]
-                tally["tokens_out"] += v.call["tokens_out"]
+            tally["tokens_in"] += v.tokens[0]
+            tally["tokens_out"] += v.tokens[1]
             if len(pending) >= FLUSH_EVERY:
                 flush()
             if on_progress:
                 on_progress(tally["judged"] + tally["failed"], len(asks))
 
+        seen: dict = {}
+
         async def go():
             async with Teacher(teacher) as client:
-                await J.judge_all(client, asks, cache=cache, concurrency=teacher.concurrency,
-                                  on_verdict=on_verdict)
+                try:
+                    await J.judge_all(client, asks, cache=cache, concurrency=teacher.concurrency,
+                                      on_verdict=on_verdict)
+                finally:
+                    seen.update(structured=client.formats(), dropped=client.dropped())
         error = None
         try:
             run_sync(go())
@@ -159,9 +169,14 @@ class ScoringMixin:
         if error:
             raise TeacherFailed(f"the judge stopped: {error} ({tally['judged']} rated, "
                                 f"{tally['failed']} failed before it stopped; they are kept)")
+        failures = self.store.judge_failures(t.name, 5)
+        if asks and not tally["judged"]:
+            first = next((v.reason for v in reasons if v.rating is None), "no reason recorded")
+            raise TeacherFailed(f"the judge rated none of {len(asks)} rows; the first reason: "
+                                f"{first}")
         return dict(tally, rows=len(asks), model=teacher.model,
                     cost_usd=round(teacher.cost(tally["tokens_in"], tally["tokens_out"]), 6),
-                    failures=self.store.judge_failures(t.name, 5))
+                    failures=failures, **seen)
 
     def agreement(self, *, task: str | None = None, cut: int = 4) -> dict:
         """How the judge's ratings (and the quality score at the current thresholds) agree with

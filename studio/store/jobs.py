@@ -52,6 +52,24 @@ class JobsMixin:
             "AND status <> 'rejected' AND duplicate_of IS NULL ORDER BY (status = 'approved') DESC, "
             "(source = 'imported') DESC, id LIMIT ?", [task, limit])
 
+    def input_only_ids(self, task: str, import_file: str | None = None) -> list[int]:
+        """The task's rows that need an output (all, or those of one imported file), oldest
+        first: what an outputs job labels."""
+        sql = "SELECT id FROM examples WHERE task = ? AND output IS NULL"
+        params: list = [task]
+        if import_file:
+            sql += " AND json_extract_string(meta, '$.import.file') = ?"
+            params.append(import_file)
+        return [r[0] for r in self._run(sql + " ORDER BY id", params).fetchall()]
+
+    def input_only_imports(self, task: str) -> list[dict]:
+        """Where the task's input-only rows came from: [{file, rows}], most rows first (file is
+        None for rows not imported from a file)."""
+        return self._all(
+            "SELECT json_extract_string(meta, '$.import.file') AS file, count(*) AS rows "
+            "FROM examples WHERE task = ? AND output IS NULL GROUP BY ALL "
+            "ORDER BY rows DESC, file NULLS LAST", [task])
+
     # -- items -----------------------------------------------------------------------------
 
     def job_item_states(self, job_id: int) -> dict[int, str]:
@@ -76,14 +94,14 @@ class JobsMixin:
         if not hashes:
             return {}
         rows = self._all(
-            "SELECT request_hash, response, finish_reason, tokens_in, tokens_out "
+            "SELECT request_hash, response, finish_reason, tokens_in, tokens_out, served_model "
             "FROM teacher_calls WHERE list_contains(?, request_hash)", [list(hashes)])
         return {r.pop("request_hash"): r for r in rows}
 
     def job_answers(self, job_id: int) -> dict[str, dict]:
         """The answers a job has stored, by hash: what a resume preloads."""
-        rows = self._all("SELECT request_hash, response, finish_reason FROM teacher_calls "
-                         "WHERE job_id = ?", [job_id])
+        rows = self._all("SELECT request_hash, response, finish_reason, served_model "
+                         "FROM teacher_calls WHERE job_id = ?", [job_id])
         return {r.pop("request_hash"): r for r in rows}
 
     def cached_hashes(self) -> set[str]:
@@ -94,7 +112,9 @@ class JobsMixin:
 
     def save_teacher_calls(self, calls: list[dict], job_id: int | None = None,
                            now=None) -> None:
-        """Answers for the cache (a hash already stored keeps its first answer)."""
+        """Answers for the cache: only answers that were read successfully come here. A hash
+        already stored keeps its first answer, unless the call says `replace` (asked again on
+        purpose, or the stored answer could not be read)."""
         if not calls:
             return
         import pyarrow as pa
@@ -108,10 +128,17 @@ class JobsMixin:
             "tokens_in": pa.array([c["tokens_in"] for c in calls], pa.int64()),
             "tokens_out": pa.array([c["tokens_out"] for c in calls], pa.int64()),
             "latency_ms": pa.array([c.get("latency_ms") for c in calls], pa.float64()),
+            "served_model": pa.array([c.get("served_model") for c in calls], pa.string()),
+            "format": pa.array([c.get("format") for c in calls], pa.string()),
         })
+        replace = [c["request_hash"] for c in calls if c.get("replace")]
+        if replace:
+            self._run("DELETE FROM teacher_calls WHERE list_contains(?, request_hash)", [replace])
         self._scan("_calls", table,
-                   "INSERT INTO teacher_calls SELECT request_hash, model, request, "
-                   "response, finish_reason, tokens_in, tokens_out, latency_ms, ?, ? "
+                   "INSERT INTO teacher_calls (request_hash, model, request, response, "
+                   "finish_reason, tokens_in, tokens_out, latency_ms, job_id, created_at, "
+                   "served_model, format) SELECT request_hash, model, request, response, "
+                   "finish_reason, tokens_in, tokens_out, latency_ms, ?, ?, served_model, format "
                    "FROM _calls ON CONFLICT DO NOTHING", [job_id, now or utcnow()])
 
     # -- one writer's batch ----------------------------------------------------------------

@@ -298,5 +298,13 @@ def m008_runs(con) -> None:
     )
 
 
+def m009_teacher_provenance(con) -> None:
+    # The model a server says answered (llama.cpp answers any name with its loaded model) and
+    # the structured-output format it was asked with, beside the model asked for.
+    con.execute("ALTER TABLE teacher_calls ADD COLUMN served_model TEXT")
+    con.execute("ALTER TABLE teacher_calls ADD COLUMN format TEXT")
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
-              m005_embeddings, m006_score_details, m007_exports, m008_runs]
+              m005_embeddings, m006_score_details, m007_exports, m008_runs,
+              m009_teacher_provenance]

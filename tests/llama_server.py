@@ -1,0 +1,128 @@
+"""A real llama.cpp server (llama-cpp-python's `python -m llama_cpp.server`) on loopback, for tests.
+
+    with LlamaServer(write_tiny_gguf(tmp / "tiny.gguf"), model_alias="teacher-test") as server:
+        client = OpenAI(base_url=server.url, api_key="x")
+
+The server runs in its own process group, which stop() always ends (SIGTERM, then SIGKILL),
+also when it failed to start; its output goes to a log file whose tail is in every error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+READY_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    def __init__(self, model_path, *, api_key: str | None = None, n_ctx: int = 4096,
+                 model_alias: str | None = None, log_path=None, n_threads: int = 1):
+        self.model_path = Path(model_path)
+        self.api_key, self.n_ctx, self.model_alias = api_key, n_ctx, model_alias
+        self.n_threads = n_threads
+        if log_path is None:
+            fd, log_path = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+            os.close(fd)
+        self.log_path = Path(log_path)
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self.startup_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
+               "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads)]
+        if self.model_alias:
+            cmd += ["--model_alias", self.model_alias]
+        if self.api_key is not None:
+            cmd += ["--api_key", self.api_key]
+        return cmd
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> LlamaServer:
+        t0 = time.monotonic()
+        self.port = free_port()
+        try:
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+            self._wait_ready(t0 + READY_TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    def _wait_ready(self, deadline: float) -> None:
+        """Poll GET /v1/models until the server answers (any HTTP status: the model is loaded
+        before it listens), the process exits, or the deadline passes."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                raise RuntimeError(f"llama_cpp.server exited with {code} before it was ready; "
+                                   f"log {self.log_path}:\n{self.log_tail()}")
+            try:
+                req = urllib.request.Request(f"{self.url}/models", headers=headers)
+                with urllib.request.urlopen(req, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"llama_cpp.server not ready after {READY_TIMEOUT:.0f} s; "
+                                   f"log {self.log_path}:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # The leader has exited; end anything left in its group as well.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> LlamaServer:  # noqa: PYI034
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
