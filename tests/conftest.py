@@ -243,3 +243,22 @@ def llama_server(llama_gguf, tmp_path_factory):
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with LlamaServer(llama_gguf, model_alias="teacher-test", log_path=log) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def llama_native_server(llama_gguf, tmp_path_factory):
+    """llama.cpp's native `llama-server`, built by tests/setup_llama_cpp.sh from the llama.cpp
+    that llama-cpp-python vendors, on the tiny GGUF, started once for the run; model alias
+    "teacher-test", no API key. Skips (fails on CI) when the binary is not built."""
+    from llama_server import NativeLlamaServer, native_server_binary
+
+    binary = native_server_binary()
+    if binary is None:
+        message = "llama.cpp's llama-server is not built: bash tests/setup_llama_cpp.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    log = tmp_path_factory.mktemp("llama-native-server") / "server.log"
+    with NativeLlamaServer(llama_gguf, binary=binary, model_alias="teacher-test",
+                           log_path=log) as server:
+        yield server

@@ -64,6 +64,7 @@ class TeacherServer:
             raise ValueError(f"unknown kind {kind!r}")
         self.models, self.served_model = models, served_model
         self.formats: collections.Counter = collections.Counter()  # response_format types seen
+        self.bodies: list[dict] = []  # every chat request's JSON body, in order
         unknown = set(self.faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {unknown}")
@@ -159,6 +160,7 @@ class TeacherServer:
         if not path.endswith("/chat/completions"):
             return 404, {}, {"error": {"message": f"no route {path}"}}
         req = json.loads(body)
+        self.bodies.append(req)
         h = prompt_hash(req["messages"])
         self.counts[h] += 1
         if self.latency:
