@@ -20,7 +20,10 @@ def main():
         for eid in (1, 2, 4):
             s.review(eid, "approve")
         s.review(3, "reject")
-        with running_app(s) as url, sync_playwright() as p, TeacherServer(latency=0.1) as srv:
+        # The loopback teacher answers as llama-cpp-python's server does: Test connection shows
+        # auto settling on json_object + schema after json_schema is refused.
+        with running_app(s) as url, sync_playwright() as p, \
+                TeacherServer(latency=0.1, kind="llama-cpp-python") as srv:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(url)

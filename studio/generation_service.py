@@ -30,6 +30,8 @@ class GenerationMixin:
                       "max_attempts"):
                 if given.get(k) is None and k in p.get("teacher", {}):
                     given[k] = p["teacher"][k]
+        if not given.get("structured"):
+            given["structured"] = self.settings.teacher_structured
         if given.get("price_in") is None and given.get("price_out") is None:
             model = given.get("model") or self.settings.teacher_model
             given.update(self._prices().get(model, {}))
@@ -152,6 +154,14 @@ class GenerationMixin:
         return {"task": t.name, "import_file": import_file, "rows": len(ids),
                 "imports": self.store.input_only_imports(t.name),
                 "first": [{"id": r["id"], "input": r["input"]} for r in rows]}
+
+    def live_job_note(self, job_id: int) -> str | None:
+        """A running job's word on its endpoints (structured output in use, endpoints dropped),
+        from its progress file."""
+        from studio import generation
+
+        return next((p.get("note") for p in generation.live_progress(self.store.path)
+                     if p.get("job_id") == job_id), None)
 
     def check_teacher(self, teacher) -> list[dict]:
         """What Test connection shows, per endpoint: whether it answers (and in how long), the

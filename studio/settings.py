@@ -26,6 +26,8 @@ class Settings:
     # The teacher's endpoint and model (the key is read only when a job starts, never kept here).
     teacher_base_url: str | None = None
     teacher_model: str | None = None
+    # Structured output for the teacher and the judge: auto | json_schema | json_object | off.
+    teacher_structured: str | None = None
     # A TOML price table for the cost meter and dollar budgets: [models."NAME"] in = X, out = Y
     # (USD per million tokens).
     prices_file: Path | None = None
@@ -47,6 +49,7 @@ class Settings:
             reviewer=env.get("SFT_STUDIO_REVIEWER") or _default_reviewer(),
             teacher_base_url=env.get("OPENAI_BASE_URL") or None,
             teacher_model=env.get("OPENAI_MODEL") or None,
+            teacher_structured=env.get("SFT_STUDIO_STRUCTURED") or None,
             prices_file=Path(env["SFT_STUDIO_PRICES"]) if env.get("SFT_STUDIO_PRICES") else None,
             cache_dir=Path(env["SFT_STUDIO_CACHE"]) if env.get("SFT_STUDIO_CACHE") else None,
             embed_model=env.get("SFT_STUDIO_EMBED_MODEL") or None,

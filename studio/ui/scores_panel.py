@@ -14,6 +14,7 @@ CONFUSION_COLUMNS = ["judge rating", "people approved", "people rejected"]
 
 def build_scores_panel(gr, settings, studio, task_box, header):
     from studio.curation.scoring import DEFAULT_THRESHOLDS, DESCRIBE
+    from studio.ui.generate_tab import STRUCTURED
 
     gr.Markdown("### Scores\nEvery complete row gets cheap checks (length, copying, repetition, "
                 "broken characters, leftover template markers, labels), **faithfulness** (is "
@@ -33,6 +34,11 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                                value=settings.teacher_base_url or "https://api.openai.com/v1")
             j_key = gr.Textbox(label="API key (this session only, never stored)", scale=2,
                                type="password", elem_id="judge-key")
+        with gr.Row():
+            j_structured = gr.Dropdown(STRUCTURED, value=settings.teacher_structured or "auto",
+                                       label="Structured output", elem_id="judge-structured")
+            j_again = gr.Checkbox(False, label="Ask again (do not reuse stored ratings)",
+                                  elem_id="judge-refresh")
         rubric = gr.Textbox(label="Rubric for this task (kept per task; blank: the built-in)",
                             lines=5, max_lines=14, elem_id="judge-rubric")
     score_note = gr.Markdown(elem_id="score-note")
@@ -116,24 +122,30 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                 note, table, lo, hi)
 
     @ui_errors
-    def score(task, judge, model, url, key, rubric_text, name, lo, hi, progress=gr.Progress()):
+    def score(task, judge, model, url, key, fmt, again, rubric_text, name, lo, hi,
+              progress=gr.Progress()):
         if not task:
             raise gr.Error("Pick a task first.")
         teacher = None
         if judge:
             teacher = studio.teacher_config(model=model.strip() or None,
                                             base_urls=[url.strip()] if url.strip() else None,
-                                            api_key=key.strip() or None)
+                                            api_key=key.strip() or None,
+                                            structured=fmt or None)
         r = studio.score(task=task, judge=judge, teacher=teacher,
-                         rubric=rubric_text if judge else None,
+                         rubric=rubric_text if judge else None, refresh=bool(again),
                          on_progress=progress_reporter(progress, "scoring"))
         flags = ", ".join(f"{k} {v}" for k, v in sorted(r["flagged"].items())) or "none"
         note = (f"Scored **{r['scored']}** complete rows of {r['rows']} in {r['seconds']:.1f}s · "
                 f"flagged: {flags}")
         if r["judge"]:
             j = r["judge"]
+            formats = ", ".join(sorted(set(j.get("structured", {}).values()))) or "none"
             note += (f" · judge `{html.escape(j['model'])}`: {j['judged']} rated, "
-                     f"{j['failed']} failed, {j['cached']} from the cache")
+                     f"{j['failed']} failed, {j['cached']} from the cache · structured "
+                     f"output: {formats}")
+            for url, why in j.get("dropped", {}).items():
+                note += f"\n\n- dropped `{html.escape(url)}`: {html.escape(why)}"
             if j["failures"]:
                 note += "\n\n" + "\n".join(f"- #{f['example_id']}: {html.escape(f['detail'])}"
                                            for f in j["failures"])
@@ -169,7 +181,8 @@ def build_scores_panel(gr, settings, studio, task_box, header):
         return count_line(task, lo, hi), note, table, header_markdown(studio, task)
 
     slider_in = [task_box, which, low, high]
-    score_btn.click(score, [task_box, use_judge, j_model, j_url, j_key, rubric, which, low, high],
+    score_btn.click(score, [task_box, use_judge, j_model, j_url, j_key, j_structured, j_again,
+                            rubric, which, low, high],
                     [score_note, plot, counts, agree_note, confusion, header], api_name="score")
     for s in (low, high):
         s.change(moved, slider_in, [counts, plot], api_name=False, show_progress="hidden")
