@@ -86,6 +86,19 @@ def run_cli(*args, env=None, cwd=None):
                           text=True, env=full_env, cwd=cwd, timeout=120)
 
 
+@pytest.fixture
+def samples(studio):
+    """The test's store with the sample data imported."""
+    studio.import_samples()
+    return studio
+
+
+def loopback_teacher(studio, srv, **kw):
+    """A TeacherConfig for a loopback teacher server, with short backoffs."""
+    kw.setdefault("backoff_base", 0.02)
+    return studio.teacher_config(model="teacher-test", base_urls=[srv.url], **kw)
+
+
 def write_jsonl(path: Path, rows) -> Path:
     import json
 

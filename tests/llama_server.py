@@ -32,7 +32,10 @@ LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 
 
 def native_server_binary() -> Path | None:
-    """The cached native `llama-server` that tests/setup_llama_cpp.sh builds, or None."""
+    """The cached native `llama-server` that tests/setup_llama_cpp.sh builds, or None.
+
+    Inside a test, conftest's _isolated points SFT_STUDIO_CACHE to a temporary folder: ask from
+    a session fixture (as llama_native_server does) or take llama_native_server.binary."""
     cache = Path(os.environ.get("SFT_STUDIO_CACHE") or Path.home() / ".cache" / "sft-studio")
     path = cache / "bin" / f"llama-server-{LLAMA_CPP_PYTHON_VERSION}"
     return path if path.is_file() and os.access(path, os.X_OK) else None
@@ -158,12 +161,13 @@ class LlamaServer:
 
 class NativeLlamaServer(LlamaServer):
     """llama.cpp's own `llama-server` (binary: default native_server_binary()). --jinja renders
-    the GGUF's chat template; -np 4 (its default) gives four slots sharing one n_ctx cache."""
+    the GGUF's chat template. n_parallel None keeps its default: 4 slots sharing one KV cache of
+    n_ctx tokens, so one request may use all n_ctx; an explicit -np N gives each slot n_ctx/N."""
 
     name = "llama-server"
     ready_path = "/health"  # public: no key needed; 503 while the model loads
 
-    def __init__(self, model_path, *, binary=None, n_parallel: int = 4, **kw):
+    def __init__(self, model_path, *, binary=None, n_parallel: int | None = None, **kw):
         super().__init__(model_path, **kw)
         binary = binary or native_server_binary()
         if binary is None:
@@ -172,8 +176,10 @@ class NativeLlamaServer(LlamaServer):
 
     def command(self) -> list[str]:
         cmd = [str(self.binary), "-m", str(self.model_path), "--host", "127.0.0.1",
-               "--port", str(self.port), "-c", str(self.n_ctx), "-np", str(self.n_parallel),
+               "--port", str(self.port), "-c", str(self.n_ctx),
                "-t", str(self.n_threads), "-tb", str(self.n_threads), "--jinja"]
+        if self.n_parallel is not None:
+            cmd += ["-np", str(self.n_parallel)]
         if self.model_alias:
             cmd += ["--alias", self.model_alias]
         if self.api_key is not None:

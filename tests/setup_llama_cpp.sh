@@ -94,22 +94,19 @@ ensure_native_server() {
         command -v cmake >/dev/null || { echo "setup_llama_cpp: cmake is needed to build llama-server" >&2; exit 2; }
         echo "setup_llama_cpp: building llama-server from llama_cpp_python $VERSION's llama.cpp" \
              "(takes several minutes; log $BIN.build.log)" >&2
-        local src t0 log
+        local src t0 log="$BIN.build.log"
+        mkdir -p "$(dirname "$BIN")"
         fetch_sdist
         tar -xzf "$TARBALL" -C "$tmp"
         src="$tmp/llama_cpp_python-$VERSION/vendor/llama.cpp"
-        mkdir -p "$(dirname "$BIN")"
-        log="$tmp/build.log"
         t0=$SECONDS
         if ! { cmake -S "$src" -B "$tmp/build" "${NATIVE_CMAKE_ARGS[@]}" &&
                cmake --build "$tmp/build" --config Release --target llama-server -j "$(nproc)"; } \
                 >"$log" 2>&1; then
-            cp "$log" "$BIN.build.log"
             tail -n 30 "$log" >&2
-            echo "setup_llama_cpp: building llama-server failed; log $BIN.build.log" >&2
+            echo "setup_llama_cpp: building llama-server failed; log $log" >&2
             exit 1
         fi
-        cp "$log" "$BIN.build.log"
         # Copy next to the target, then rename: a killed setup never leaves half a binary.
         cp "$tmp/build/bin/llama-server" "$BIN.part.$$"
         mv "$BIN.part.$$" "$BIN"

@@ -12,18 +12,9 @@ import time
 import pytest
 
 from conftest import ROOT
+from conftest import loopback_teacher as teacher
 from teacher_server import prompt_hash
 
-
-@pytest.fixture
-def samples(studio):
-    studio.import_samples()
-    return studio
-
-
-def teacher(studio, srv, **kw):
-    kw.setdefault("backoff_base", 0.02)
-    return studio.teacher_config(model="teacher-test", base_urls=[srv.url], **kw)
 
 
 def test_outputs_mode_labels_the_input_only_rows(samples, server):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from conftest import loopback_teacher as teacher
 from conftest import write_jsonl
 
 CHAINS = {  # server kind -> the response_format types `auto` sends, the settled one last
@@ -19,16 +20,6 @@ CHAINS = {  # server kind -> the response_format types `auto` sends, the settled
 SETTLED = {"openai": "json_schema", "vllm": "json_schema",
            "llama-cpp-python": "json_object+schema", "json-mode": "json_object", "none": "off"}
 
-
-@pytest.fixture
-def samples(studio):
-    studio.import_samples()
-    return studio
-
-
-def teacher(studio, srv, **kw):
-    kw.setdefault("backoff_base", 0.01)
-    return studio.teacher_config(model="teacher-test", base_urls=[srv.url], **kw)
 
 
 @pytest.mark.parametrize("kind", list(CHAINS))

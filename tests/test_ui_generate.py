@@ -33,21 +33,6 @@ def test_generate_tab_runs_a_job_and_shows_rows_arriving(studio, page):
         assert srv.requests == 24 + 2
 
 
-def test_generate_tab_says_what_is_wrong(studio, page):
-    from playwright.sync_api import expect
-
-    with running_app(studio) as url:
-        page.goto(url)
-        page.get_by_role("tab", name="Generate").click()
-        page.locator("#gen-urls textarea").fill("http://127.0.0.1:9/v1")
-        page.locator("#gen-model textarea").fill("teacher-test")
-        page.locator("#btn-test-connection").click()
-        expect(page.locator("#gen-connection")).to_contain_text(
-            "Failed http://127.0.0.1:9/v1: cannot connect")
-        page.locator("#btn-generate").click()  # the store has no seeds yet
-        expect(page.get_by_text("has no example with an output to use as a seed")).to_be_visible()
-
-
 def test_generate_tab_on_a_real_llama_cpp_server_labels_the_users_own_import(
         studio, page, llama_server, tmp_path):
     """A newcomer's path: their own 22 tweets imported on top of the samples, a real llama.cpp
@@ -84,19 +69,28 @@ def test_generate_tab_on_a_real_llama_cpp_server_labels_the_users_own_import(
     assert studio.stats("tweet-summary")["input_only"] > 0  # the samples' rows were not asked
 
 
-def test_a_job_that_cannot_reach_its_endpoint_says_why(studio, page):
+def test_generate_tab_says_what_is_wrong(studio, page):
+    """A dead endpoint: Test connection says so; a job on an empty store is refused with the
+    reason; a job on the samples stops as failed after a short probe, and the progress line and
+    the jobs table say why; the page stays usable."""
     from playwright.sync_api import expect
 
-    studio.import_samples()
     with running_app(studio) as url:
         page.goto(url)
         page.get_by_role("tab", name="Generate").click()
         page.locator("#gen-urls textarea").fill("http://127.0.0.1:9/v1")
         page.locator("#gen-model textarea").fill("teacher-test")
+        page.locator("#btn-test-connection").click()
+        expect(page.locator("#gen-connection")).to_contain_text(
+            "Failed http://127.0.0.1:9/v1: cannot connect")
+        page.locator("#btn-generate").click()  # the store has no seeds yet
+        expect(page.get_by_text("has no example with an output to use as a seed")).to_be_visible()
+        studio.import_samples()
         page.locator("#btn-generate").click()
         status = page.locator("#gen-status")
         expect(status).to_contain_text("failed")
         expect(status).to_contain_text("Stopped because: cannot connect to http://127.0.0.1:9/v1")
         page.get_by_text("Jobs", exact=True).click()
         expect(page.locator("#gen-jobs")).to_contain_text("no answer in 3 tries")
-        page.locator("#gen-urls textarea").fill("http://127.0.0.1:9/v1")  # still usable
+        page.locator("#gen-count input").fill("3")  # still usable
+        expect(page.locator("#gen-count input")).to_have_value("3")

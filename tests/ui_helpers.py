@@ -69,12 +69,22 @@ def open_tab(page, url: str, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def retype(box, old: str, new: str) -> None:
-    """Replace a box's text once it shows `old` (a section that has just opened draws its
-    fields a moment later, and text typed before that is lost), then check that it took."""
+def retype(box, old: str, new: str, tries: int = 5) -> None:
+    """Replace a box's text once it shows `old`, then check that it took. A section that has
+    just opened can draw its fields again a moment later (seen on a loaded machine: the new
+    field shows `old` and what was typed is lost), so the text is typed again, a few times at
+    most, until the field keeps it."""
     from playwright.sync_api import expect
 
     expect(box).to_have_value(old)
+    for _ in range(tries - 1):
+        box.fill(new)
+        box.press("Tab")
+        try:
+            expect(box).to_have_value(new, timeout=3000)
+            return
+        except AssertionError:
+            continue
     box.fill(new)
     box.press("Tab")
     expect(box).to_have_value(new)
