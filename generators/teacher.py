@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from generators.flow import AdaptiveLimit, Breaker
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LOCAL_KEY = "sk-local-placeholder"  # local servers ignore the key, but the SDK wants one
 
@@ -71,7 +73,13 @@ class TeacherConfig:
                                  metadata={"help": "one or more endpoints sharing the work"})
     api_key: str | None = field(default=None, repr=False,
                                 metadata={"help": "from OPENAI_API_KEY or the UI session"})
-    concurrency: int = field(default=16, metadata={"help": "requests in flight at most"})
+    concurrency: int = field(default=16, metadata={
+        "help": "requests in flight at most, per endpoint and in all (the adaptive limit's "
+                "ceiling)"})
+    adaptive: bool = field(default=True, metadata={
+        "help": "find the concurrency each endpoint can take (start low, grow while answers "
+                "come back quickly, cut on 429, 503, timeouts and queueing); off: always "
+                "`concurrency` in flight"})
     timeout: float = field(default=60.0, metadata={"help": "seconds per request"})
     max_attempts: int = field(default=6, metadata={"help": "tries per request, the first included"})
     backoff_base: float = field(default=0.5, metadata={"help": "first retry waits up to this"})
@@ -135,9 +143,11 @@ class Answer:
 
 
 class _Endpoint:
-    def __init__(self, url: str, client, structured: str, known: str | None = None):
+    def __init__(self, url: str, client, structured: str, known: str | None = None, *,
+                 concurrency: int = 16, adaptive: bool = True, cooldown: float = 1.0):
         self.url, self.client = url, client
-        self.in_flight = 0
+        self.limit = AdaptiveLimit(concurrency, adaptive)
+        self.breaker = Breaker(cooldown=cooldown, quiet=2 * cooldown)
         self.formats = list(FORMATS) if structured == "auto" else [structured]
         if known in self.formats:  # what this endpoint took before, in this job
             self.formats = self.formats[self.formats.index(known):]
@@ -152,6 +162,10 @@ class _Endpoint:
     @property
     def format(self) -> str:
         return self.formats[0]
+
+    @property
+    def in_flight(self) -> int:
+        return self.limit.in_flight
 
     def step_down(self, refused: str) -> bool:
         """The server refused `refused`: move on to the next format (once, however many
@@ -176,7 +190,8 @@ class Teacher:
         self.endpoints = [
             _Endpoint(url, AsyncOpenAI(base_url=url, api_key=config.api_key, max_retries=0,
                                        timeout=config.timeout), config.structured,
-                      (formats or {}).get(url))
+                      (formats or {}).get(url), concurrency=config.concurrency,
+                      adaptive=config.adaptive, cooldown=max(0.05, 2 * config.backoff_base))
             for url in config.base_urls
         ]
         self.calls = 0  # HTTP requests sent, retries included
@@ -204,11 +219,6 @@ class Teacher:
     def dropped(self) -> dict[str, str]:
         return {e.url: e.dropped for e in self.endpoints if e.dropped}
 
-    def _pick(self, avoid: _Endpoint | None = None) -> _Endpoint:
-        live = self.live
-        choices = [e for e in live if e is not avoid] or live
-        return min(choices, key=lambda e: e.in_flight)
-
     def _drop(self, endpoint: _Endpoint, reason: str) -> None:
         """Take a refusing or unreachable endpoint out of the job; when none is left, the job
         cannot go on."""
@@ -222,19 +232,22 @@ class Teacher:
                        should_stop=None) -> Answer:
         """One answer, retried on 429, 5xx, timeouts, dropped connections and garbled bodies.
         A refused response_format moves that endpoint down the format chain (not an attempt);
-        a refused key or model, or an endpoint that cannot be reached, drops that endpoint and
-        goes on with the others. Raises TeacherError with the last reason when the attempts run
-        out, fatal when no endpoint is left."""
+        a refused key or model, an endpoint that cannot be reached, or one whose breaker stays
+        open drops that endpoint and goes on with the others. Each endpoint's adaptive limit
+        decides how many requests it gets at once. Raises TeacherError with the last reason
+        when the attempts run out, fatal when no endpoint is left."""
         import openai
 
         cfg, last, prev, attempt, sent = self.config, "no attempt made", None, 0, 0
         while True:
-            if not self.live:
-                raise TeacherError("; ".join(self.dropped().values()), fatal=True, attempts=sent)
-            endpoint = self._pick(avoid=prev if len(self.live) > 1 else None)
+            endpoint = await self._next(avoid=prev, sent=sent)
             probing = schema is not None and not endpoint.settled
             if probing and endpoint.prober is not None:  # another request is finding the format
                 await endpoint.prober.wait()
+                continue
+            await endpoint.limit.acquire()
+            if endpoint.dropped is not None:  # taken out while this request waited
+                endpoint.limit.release()
                 continue
             if probing:
                 endpoint.prober = asyncio.Event()
@@ -246,17 +259,22 @@ class Teacher:
                 # As a plain body field: the SDK's typed transform of a nested schema costs
                 # more CPU than the rest of the request (profiled), and the wire is the same.
                 kwargs["extra_body"] = {"response_format": body}
-            wait, counted = None, True
-            endpoint.in_flight += 1
+            timeout = min(cfg.timeout * 10, cfg.timeout + endpoint.limit.queue_allowance(
+                endpoint.limit.in_flight))
+            wait, counted, down = None, True, None
+            breaker_probe = endpoint.breaker.sending()
             self.calls += 1
             sent += 1
             start = time.perf_counter()
             try:
                 resp = await endpoint.client.chat.completions.create(
-                    model=cfg.model, messages=messages, **kwargs)
+                    model=cfg.model, messages=messages, timeout=timeout, **kwargs)
                 answer = _answer(resp, start, sent, fmt)
+                now = time.monotonic()
                 endpoint.answered, endpoint.connection_failures = True, 0
                 endpoint.settled = endpoint.settled or schema is not None
+                endpoint.breaker.ok(now)
+                endpoint.limit.answered(answer.latency_ms / 1000, answer.tokens_out, now)
                 return answer
             except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
                 self._drop_or_raise(endpoint, f"HTTP {e.status_code} from {endpoint.url}: the "
@@ -283,10 +301,18 @@ class Teacher:
                 else:
                     last = f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}"
                     wait = _retry_after(e.response)
+                    now = time.monotonic()
+                    endpoint.limit.overloaded(now, time.perf_counter() - start)
+                    if e.status_code >= 500:
+                        down = endpoint.breaker.failed(last, now, breaker_probe)
             except openai.APITimeoutError:
-                last = f"no answer from {endpoint.url} within {cfg.timeout:g}s"
+                last = f"no answer from {endpoint.url} within {timeout:g}s"
+                now = time.monotonic()
+                endpoint.limit.overloaded(now, timeout)
+                down = endpoint.breaker.failed(last, now, breaker_probe)
             except openai.APIConnectionError as e:
                 last = f"cannot connect to {endpoint.url}: {_cause(e)}"
+                down = endpoint.breaker.failed(last, time.monotonic(), breaker_probe)
                 if not endpoint.answered:
                     endpoint.connection_failures += 1
                     if endpoint.connection_failures >= UNREACHABLE_AFTER:
@@ -297,10 +323,13 @@ class Teacher:
                     TypeError) as e:
                 last = f"unreadable response from {endpoint.url}: {type(e).__name__}: {e}"
             finally:
-                endpoint.in_flight -= 1
+                endpoint.limit.release()
                 if probing:  # settled, or the next waiting request tries (the next format)
                     endpoint.prober.set()
                     endpoint.prober = None
+            if down:
+                self._drop_or_raise(endpoint, f"{endpoint.url} stopped answering "
+                                    f"({endpoint.breaker.describe()})", sent)
             if counted:
                 attempt += 1
             if attempt >= cfg.max_attempts or (should_stop is not None and should_stop()):
@@ -308,6 +337,23 @@ class Teacher:
             if wait != 0.0 and counted:
                 await asyncio.sleep(self._backoff(attempt, wait))
         raise TeacherError(f"{last} (gave up after {attempt} attempts)", attempts=sent)
+
+    async def _next(self, avoid: _Endpoint | None, sent: int) -> _Endpoint:
+        """The endpoint for the next request: a live one whose breaker lets it through, with
+        the most room under its limit (another than `avoid`, the one that just failed, when
+        there is a choice). When every breaker is open, wait for the first cooldown to end."""
+        while True:
+            live = self.live
+            if not live:
+                raise TeacherError("; ".join(self.dropped().values()), fatal=True,
+                                   attempts=sent)
+            now = time.monotonic()
+            ready = [e for e in live if e.breaker.ready(now)]
+            if ready:
+                choices = [e for e in ready if e is not avoid] or ready
+                return max(choices, key=lambda e: (e.limit.free, -e.limit.in_flight))
+            opens = [e.breaker.open_until for e in live if e.breaker.open_until is not None]
+            await asyncio.sleep(max(0.01, min(opens) - now) if opens else 0.05)
 
     def _drop_or_raise(self, endpoint: _Endpoint, reason: str, sent: int) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from studio.display import shorten
@@ -18,7 +19,11 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--n", type=int, help="how many examples (outputs mode: at most; default all)")
     sp.add_argument("--resume", type=int, metavar="JOB", help="go on with a stopped job")
     add_endpoint_args(sp)
-    sp.add_argument("--concurrency", type=int, help="requests in flight at most (default 16)")
+    sp.add_argument("--concurrency", type=int, help="requests in flight at most (default 16): "
+                    "the ceiling of the adaptive limit")
+    sp.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
+                    help="find the concurrency each endpoint can take (default on); "
+                    "--no-adaptive keeps --concurrency in flight")
     sp.add_argument("--max-attempts", type=int, help="tries per request (default 6)")
     sp.add_argument("--refresh", action="store_true", help="ask every question again instead "
                     "of reusing stored answers (they are replaced)")
@@ -51,6 +56,7 @@ def _generate(s, a):
 
     stop = threading.Event()
     teacher_args = dict(model=a.model, base_urls=a.base_urls, concurrency=a.concurrency,
+                        adaptive=a.adaptive,
                         timeout=a.timeout, max_attempts=a.max_attempts, structured=a.structured,
                         price_in=a.price_in, price_out=a.price_out)
     if a.resume is not None:

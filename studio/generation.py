@@ -107,7 +107,12 @@ class Progress:
 class Writer(threading.Thread):
     """The one thread that writes a job's results: it drains a queue every FLUSH_SECONDS and
     writes each batch in one transaction, then updates the progress file and looks for a
-    cancel request."""
+    cancel request.
+
+    Every answer that was read is also appended to the job's journal (`STORE.jobs/ID.journal`,
+    one JSON line, flushed to the OS, no fsync) the moment it arrives, so a kill -9 loses none
+    of them: a resume folds the journal into the answer cache first (`fold_journal`). Before each
+    batch the journal is rotated, and a rotated part is deleted once its answers are stored."""
 
     def __init__(self, studio, job: dict, progress: Progress, on_progress=None):
         super().__init__(daemon=True, name=f"job-{job['id']}-writer")
@@ -120,10 +125,46 @@ class Writer(threading.Thread):
         self.progress_file = sidecar_dir(db) / f"{job['id']}.json"
         self.cancel_file = sidecar_dir(db) / f"{job['id']}.cancel"
         self.progress_file.parent.mkdir(parents=True, exist_ok=True)
+        self.journal_file = journal_path(db, job["id"])
+        self._journal = None
+        self._journal_lock = threading.Lock()
+        self._rotated: list[Path] = []
+        self._parts = 0
 
     # the engine's sink: cheap and thread-safe
     def answer(self, record: dict) -> None:
-        self.queue.put(("answer", record))
+        if not record.get("cache", True):
+            self.queue.put(("answer", record))
+            return
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._journal_lock:  # the line and its place in the queue, together
+            if self._journal is None:
+                self._journal = open(self.journal_file, "a", encoding="utf-8")
+            self._journal.write(line)
+            self._journal.flush()
+            self.queue.put(("answer", record))
+
+    def _rotate(self) -> None:
+        with self._journal_lock:
+            if self._journal is None:
+                return
+            self._journal.close()
+            self._journal = None
+            self._parts += 1
+            part = self.journal_file.with_name(f"{self.journal_file.name}.{self._parts}")
+            self.journal_file.replace(part)
+            self._rotated.append(part)
+
+    def close_journal(self) -> None:
+        """At the job's end: every answer is stored (unless writing failed), so the journal
+        goes; after a failed write it stays for the resume to fold in."""
+        with self._journal_lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+        if self.error is None:
+            for part in [self.journal_file, *self._rotated]:
+                part.unlink(missing_ok=True)
 
     def cache_hit(self) -> None:
         self.queue.put(("hit", None))
@@ -143,19 +184,24 @@ class Writer(threading.Thread):
     def run(self) -> None:
         last = time.monotonic()
         while True:
-            batch, stop = [], False
+            batch, stop, drained = [], False, False
+            self._rotate()  # what is journalled from now on goes to a new part
             try:
                 batch.append(self.queue.get(timeout=FLUSH_SECONDS))
                 while len(batch) < 5000:
                     batch.append(self.queue.get_nowait())
             except queue.Empty:
-                pass
+                drained = True
             if _STOP in batch:
                 batch, stop = [b for b in batch if b is not _STOP], True
             now = time.monotonic()
             if self.error is None:
                 try:
                     self._flush(batch, now - last)
+                    if drained:  # every answer of the rotated parts is in the store now
+                        for part in self._rotated:
+                            part.unlink(missing_ok=True)
+                        self._rotated.clear()
                 except Exception as e:  # surfaced as the job's error; the engine is stopped
                     self.error = e
                     self.cancel_requested.set()
@@ -215,6 +261,32 @@ class Writer(threading.Thread):
             if r.get("keep_input"):
                 item["error"] += " (the new input is kept as an input-only row)"
         return item
+
+
+def journal_path(db_path: Path, job_id: int) -> Path:
+    return sidecar_dir(db_path) / f"{job_id}.journal"
+
+
+def fold_journal(store, job_id: int) -> int:
+    """Answers a killed run journalled but had not stored yet go into the answer cache (a hash
+    already stored keeps its answer); a line cut short by the kill is skipped. Returns how many
+    answers were read."""
+    parts = sorted(sidecar_dir(store.path).glob(f"{job_id}.journal*"))
+    calls = []
+    for part in parts:
+        for line in part.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the last line of a killed write
+            if isinstance(record, dict) and record.get("request_hash"):
+                calls.append(dict(record, replace=False))
+    calls = list({c["request_hash"]: c for c in reversed(calls)}.values())  # first of each
+    if calls:
+        store.save_teacher_calls(calls, job_id)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return len(calls)
 
 
 def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | None,
@@ -307,14 +379,17 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
                 writer.stop()
             if writer.error is not None:
                 status, error = "failed", f"writing results failed: {writer.error}"
+            writer.close_journal()
             writer.progress_file.unlink(missing_ok=True)
             writer.cancel_file.unlink(missing_ok=True)
-        _RUNNING.discard(key)
         end = {"status": status, "error": error, "finished_at": _now()}
         if formats:  # the structured output each endpoint settled on: a resume starts there
             params = store.get_job(job_id)["params"]
             end["params"] = dict(params, formats=dict(params.get("formats") or {}, **formats))
+        # The end is stored before the job stops counting as running here, so nobody can take
+        # it for a job whose process died in between (and mark it interrupted).
         store.update_job(job_id, end)
+        _RUNNING.discard(key)
     return store.get_job(job_id)
 
 
@@ -324,6 +399,7 @@ def _prepare(studio, job, teacher_config, on_progress):
 
     store, job_id, p = studio.store, job["id"], job["params"]
     recipe = recipe_from_dict(p["recipe"])
+    fold_journal(store, job_id)  # answers a killed run received but had not stored
     with store.transaction():
         failed_before = {f["idx"]: f for f in store.job_failures(job_id, limit=10**9)}
         store.reset_failed_items(job_id)
@@ -380,10 +456,16 @@ async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop
 
 
 def teacher_note(teacher) -> str | None:
-    """What the progress line says of the endpoints: the structured output each uses (once it
-    is known) and the ones dropped from the job."""
+    """What the progress line says of the endpoints: how many requests each gets at once (the
+    adaptive limit, of the ceiling), the structured output each uses, and the ones dropped from
+    the job or paused by their breaker."""
+    live = teacher.live
+    parts = [f"in flight {sum(e.limit.in_flight for e in live)}, limit "
+             f"{'+'.join(str(e.limit.allowed) for e in live)} of {teacher.config.concurrency}"
+             ] if live else []
     formats = sorted(set(teacher.formats().values()))
-    parts = [f"structured output: {', '.join(formats)}"] if formats else []
+    parts += [f"structured output: {', '.join(formats)}"] if formats else []
+    parts += [f"paused {e.url} (failing)" for e in live if e.breaker.is_open]
     parts += [f"dropped {url}" for url in teacher.dropped()]
     return " · ".join(parts) or None
 

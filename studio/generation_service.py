@@ -27,7 +27,7 @@ class GenerationMixin:
             if not given.get("base_urls"):
                 given["base_urls"] = job["base_urls"]
             for k in ("concurrency", "timeout", "structured", "price_in", "price_out",
-                      "max_attempts"):
+                      "max_attempts", "adaptive"):
                 if given.get(k) is None and k in p.get("teacher", {}):
                     given[k] = p["teacher"][k]
         if not given.get("structured"):
@@ -79,7 +79,7 @@ class GenerationMixin:
                                  import_file=import_file)
         params.update(budget_tokens=budget_tokens, budget_usd=budget_usd, teacher={
             k: getattr(teacher, k) for k in ("concurrency", "timeout", "structured", "price_in",
-                                             "price_out", "max_attempts")})
+                                             "price_out", "max_attempts", "adaptive")})
         requested = len(params["output_ids"]) + params["new"]
         job_id = self.store.create_job(kind="generate", task=t.name, mode=mode,
                                        model=teacher.model, base_urls=teacher.base_urls,
@@ -203,11 +203,12 @@ class GenerationMixin:
 
     def _mark_interrupted(self) -> None:
         """A job marked running that no thread of this process runs was killed: since DuckDB
-        lets one process hold the file, its process is gone."""
+        lets one process hold the file, its process is gone. A job of this process is running
+        here from its claim until its end is stored, and the mark only changes a job that is
+        still `running` when it is written, so a job ending right now is never marked."""
         from studio import generation
 
         for j in self.store.running_jobs():
             if not generation.is_running_here(self.store.path, j["id"]):
-                self.store.update_job(j["id"], {"status": "interrupted",
-                                                "error": f"process {j['pid']} stopped while the "
-                                                f"job ran; resume it to go on"})
+                self.store.mark_job_interrupted(
+                    j["id"], f"process {j['pid']} stopped while the job ran; resume it to go on")

@@ -14,6 +14,12 @@ drop the connection, or to refuse response_format. It counts the requests it get
 - "none": no response_format at all (400), as `structured=False` did.
 `models` (a list) makes an unknown model a 404; `served_model` is the model it says answered.
 
+`slots` makes it a local server with that many slots: a request waits for a free slot (it queues,
+as llama.cpp and vLLM do, instead of answering 429) and holds it for `latency`; with `queue` too,
+a request that arrives when slots + queue are taken gets 503 "server busy". Every chat request's
+arrival records how many were in flight then (`in_flight_seen`), so tests can check how a client
+paces itself by counts, never by times.
+
     with TeacherServer(latency=0.05, faults={"429": 0.1}) as server:
         client = AsyncOpenAI(base_url=server.url, api_key="x")
 
@@ -55,7 +61,8 @@ class TeacherServer:
     def __init__(self, *, latency: float = 0.0, faults: dict[str, float] | None = None,
                  retry_after: float = 0.05, structured: bool = True, api_key: str | None = None,
                  seed: int = 0, port: int = 0, judge=None, kind: str = "openai",
-                 models: list[str] | None = None, served_model: str | None = None):
+                 models: list[str] | None = None, served_model: str | None = None,
+                 slots: int | None = None, queue: int | None = None):
         self.latency, self.faults, self.retry_after = latency, dict(faults or {}), retry_after
         self.judge = judge  # judge(input, output) -> a dict, or a str sent as the raw answer
         self.api_key, self.port = api_key, port
@@ -65,6 +72,11 @@ class TeacherServer:
         self.models, self.served_model = models, served_model
         self.formats: collections.Counter = collections.Counter()  # response_format types seen
         self.bodies: list[dict] = []  # every chat request's JSON body, in order
+        self.slots, self.queue = slots, queue
+        self._slots: asyncio.Semaphore | None = None  # made on the server's loop
+        self.in_flight = 0
+        self.in_flight_seen: list[int] = []  # in flight at each chat request's arrival
+        self.busy = 0  # 503s sent because slots and queue were full
         unknown = set(self.faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {unknown}")
@@ -107,8 +119,9 @@ class TeacherServer:
             self._server.close()
             await self._server.wait_closed()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        loop, self._loop = self._loop, None  # stopping twice (a test, then its fixture) is fine
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
 
     def __enter__(self):
@@ -161,6 +174,23 @@ class TeacherServer:
             return 404, {}, {"error": {"message": f"no route {path}"}}
         req = json.loads(body)
         self.bodies.append(req)
+        self.in_flight += 1
+        self.in_flight_seen.append(self.in_flight)
+        try:
+            if self.slots is None:
+                return await self._chat(req)
+            if self.queue is not None and self.in_flight > self.slots + self.queue:
+                self.busy += 1
+                return 503, {}, {"error": {"code": 503, "type": "unavailable_error",
+                                           "message": "Server busy, please try again later"}}
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(self.slots)
+            async with self._slots:
+                return await self._chat(req)
+        finally:
+            self.in_flight -= 1
+
+    async def _chat(self, req: dict):
         h = prompt_hash(req["messages"])
         self.counts[h] += 1
         if self.latency:
@@ -266,8 +296,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=8100)
     ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--slots", type=int, help="a local server with this many slots")
+    ap.add_argument("--queue", type=int, help="with --slots: 503 beyond slots + queue")
     a = ap.parse_args()
-    server = TeacherServer(latency=a.latency, port=a.port).start()
+    server = TeacherServer(latency=a.latency, port=a.port, slots=a.slots, queue=a.queue).start()
     print(f"listening on {server.url}", flush=True)
     threading.Event().wait()
 

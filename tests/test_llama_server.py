@@ -227,8 +227,8 @@ def test_native_an_unknown_response_format_type_is_a_400(llama_native_server):
 @pytest.mark.parametrize("schema, reason", [
     ({"type": "foo"}, "JSON schema error at #: unrecognized type foo"),
     ({"$ref": "https://example.com/x.json"},
-     "JSON schema error at #: unsupported $ref https://example.com/x.json, only references "
-     "into the same document are supported"),
+     ("JSON schema error at #: unsupported $ref https://example.com/x.json, only references "
+      "into the same document are supported")),
 ], ids=["unknown-type", "remote-ref"])
 def test_native_a_schema_it_cannot_compile_is_a_400(llama_native_server, schema, reason):
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}

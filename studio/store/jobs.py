@@ -41,6 +41,14 @@ class JobsMixin:
     def update_job(self, job_id: int, fields: dict) -> None:
         self._update_row("jobs", job_id, fields, JOB_FIELDS, "params")
 
+    def mark_job_interrupted(self, job_id: int, error: str) -> bool:
+        """running -> interrupted, only if the job is still running when this is written."""
+        with self.transaction():
+            changed = self._one("UPDATE jobs SET status = 'interrupted', error = ?, updated_at = ? "
+                                "WHERE id = ? AND status = 'running' RETURNING id",
+                                [error, utcnow(), job_id])
+        return changed is not None
+
     def running_jobs(self) -> list[dict]:
         return self._all("SELECT id, pid FROM jobs WHERE status = 'running' ORDER BY id")
 
