@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The cache the run started with (tests/setup_llama_cpp.sh builds into it): _isolated points
+# SFT_STUDIO_CACHE elsewhere inside every test.
+USER_CACHE = os.environ.get("SFT_STUDIO_CACHE") or ""
 
 
 @pytest.fixture(scope="session")
@@ -265,7 +268,7 @@ def llama_native_server(llama_gguf, tmp_path_factory):
     "teacher-test", no API key. Skips (fails on CI) when the binary is not built."""
     from llama_server import NativeLlamaServer, native_server_binary
 
-    binary = native_server_binary()
+    binary = native_server_binary(USER_CACHE)
     if binary is None:
         message = "llama.cpp's llama-server is not built: bash tests/setup_llama_cpp.sh"
         if os.environ.get("CI"):

@@ -31,12 +31,13 @@ READY_TIMEOUT = 120.0
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 
 
-def native_server_binary() -> Path | None:
+def native_server_binary(cache_dir: str | None = None) -> Path | None:
     """The cached native `llama-server` that tests/setup_llama_cpp.sh builds, or None.
 
-    Inside a test, conftest's _isolated points SFT_STUDIO_CACHE to a temporary folder: ask from
-    a session fixture (as llama_native_server does) or take llama_native_server.binary."""
-    cache = Path(os.environ.get("SFT_STUDIO_CACHE") or Path.home() / ".cache" / "sft-studio")
+    Inside a test, conftest's _isolated points SFT_STUDIO_CACHE to a temporary folder: conftest
+    passes the value it had when the run started (USER_CACHE)."""
+    given = cache_dir if cache_dir is not None else os.environ.get("SFT_STUDIO_CACHE")
+    cache = Path(given or Path.home() / ".cache" / "sft-studio")
     path = cache / "bin" / f"llama-server-{LLAMA_CPP_PYTHON_VERSION}"
     return path if path.is_file() and os.access(path, os.X_OK) else None
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 from conftest import run_together
-from tiny_gguf import A_WORDS, B_WORDS, C_WORDS, UNCONSTRAINED_ANSWER
+from tiny_gguf import A_WORDS, B_WORDS, C_WORDS, D_WORDS, UNCONSTRAINED_ANSWER
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,8 @@ def chat(server, **kw):
 
 
 def is_generated_input(text: str) -> bool:
-    return any(text == a + b + c for a in A_WORDS for b in B_WORDS for c in C_WORDS)
+    return any(text == a + b + c + d for a in A_WORDS for b in B_WORDS for c in C_WORDS
+               for d in D_WORDS)
 
 
 def test_plain_chat_completion_answers_the_designed_json(llama_server):
@@ -55,7 +56,7 @@ def test_plain_chat_completion_answers_the_designed_json(llama_server):
                       "reason": "clear and faithful"}
     assert r.choices[0].finish_reason == "stop"
     assert r.model == "teacher-test"  # the server echoes the model asked for
-    assert r.usage.completion_tokens == 11 and r.usage.prompt_tokens > 0
+    assert r.usage.completion_tokens == 12 and r.usage.prompt_tokens > 0
 
 
 @pytest.mark.parametrize("schema, expected", [
@@ -185,7 +186,7 @@ def test_native_plain_chat_completion_answers_the_designed_json(llama_native_ser
     assert r.choices[0].finish_reason == "stop"
     assert r.model == "teacher-test"
     # llama-server counts the end token (<|im_end|>) as well; llama_cpp.server says 11.
-    assert r.usage.completion_tokens == 12 and r.usage.prompt_tokens > 0
+    assert r.usage.completion_tokens == 13 and r.usage.prompt_tokens > 0
 
 
 def test_native_answers_with_its_alias_whatever_model_was_asked(llama_native_server):

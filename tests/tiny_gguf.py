@@ -7,10 +7,11 @@ is therefore a Markov chain over tokens: the logits after token i are row i of T
 
 After the ChatML prompt (whose last token is the byte token "\\n") it writes
 
-    {"input": "<A><B><C>", "output": "neutral", "rating": 4, "reason": "clear and faithful"}
+    {"input": "<A><B><C><D>", "output": "neutral", "rating": 4, "reason": "clear and faithful"}
 
-then <|im_end|>. <A>, <B> and <C> are each drawn uniformly (tied logits) from 8 word tokens, so
-different seeds give different inputs (512 in all). Every other choice leads by a gap of 200+
+then <|im_end|>. <A>, <B>, <C> and <D> are each drawn uniformly (tied logits) from 16 word
+tokens, so different seeds give different inputs (65,536 in all: ten inputs repeat one another
+about once in 1,300 runs). Every other choice leads by a gap of 200+
 logits, so sampling at any temperature is deterministic. Lower-ranked fallbacks make llama.cpp's
 JSON-schema grammars (which mask the tokens they forbid; the best allowed one is then picked)
 still yield a valid object: {"input": "..."}, {"output": "neutral"} (plain string or enum) and
@@ -26,11 +27,16 @@ from __future__ import annotations
 from pathlib import Path
 
 A_WORDS = ["the bus", "my train", "our flight", "the ferry", "your parcel", "the tram",
-           "his taxi", "her order"]
+           "his taxi", "her order", "the lift", "my bike", "our coach", "the pizza",
+           "the boiler", "my laptop", "the printer", "her car"]
 B_WORDS = [" was late", " got cancelled", " arrived early", " was delayed", " came on time",
-           " broke down", " went missing", " was rerouted"]
+           " broke down", " went missing", " was rerouted", " got lost", " was full",
+           " stopped", " was cold", " was perfect", " failed", " came twice", " was empty"]
 C_WORDS = [" again", " today", " this morning", " last night", " twice", " on monday",
-           " as usual", " once more"]
+           " as usual", " once more", " at noon", " at dawn", " in the rain", " for once",
+           " on friday", " all week", " right away", " at last"]
+D_WORDS = [" lol", " smh", " #fail", " #win", " :(", " :)", " tbh", " ugh", " yay", " !!",
+           " wow", " meh", " ok", " sigh", " fr", " again?"]
 
 OPEN_INPUT = '{"input": "'
 OPEN_OUTPUT = '{"output": "'
@@ -86,7 +92,7 @@ def vocabulary() -> tuple[list[str], list[int], dict[str, int]]:
         ids[chr(b)] = len(tokens)  # only ASCII ones are looked up
         tokens.append(table[b])
         types.append(1)  # normal
-    for text in A_WORDS + B_WORDS + C_WORDS + STRUCTURE:
+    for text in A_WORDS + B_WORDS + C_WORDS + D_WORDS + STRUCTURE:
         assert len(text.encode()) <= 32, text  # llama-cpp-python detokenizes into 32 bytes
         ids[text] = len(tokens)
         tokens.append(_encode(text, table))
@@ -122,7 +128,9 @@ def transitions(ids: dict[str, int]) -> dict[int, dict[int, float]]:
     for b in B_WORDS:
         row(b, C_WORDS)
     for c in C_WORDS:
-        row(c, INPUT_TO_OUTPUT, CLOSE)
+        row(c, D_WORDS)
+    for d in D_WORDS:
+        row(d, INPUT_TO_OUTPUT, CLOSE)
     row(OPEN_OUTPUT, LABEL)
     row(INPUT_TO_OUTPUT, LABEL)
     row(LABEL, OUTPUT_TO_RATING, CLOSE)
