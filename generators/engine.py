@@ -37,12 +37,19 @@ class Item:
     sample: str = "0"                           # new: part of the request hash
 
 
+def request_key(model: str, messages: list[dict], params: dict, sample: str,
+                structured: str = "auto") -> tuple[str, str]:
+    """(the cache key, the request as stored): the request's JSON is made once and serves the
+    hash, the journal and the store alike."""
+    request = json.dumps({"messages": messages, "params": params, "sample": sample},
+                         sort_keys=True, ensure_ascii=False)
+    key = hashlib.sha256(f"{model}\n{structured}\n{request}".encode()).hexdigest()
+    return key, request
+
+
 def request_hash(model: str, messages: list[dict], params: dict, sample: str,
                  structured: str = "auto") -> str:
-    blob = json.dumps({"model": model, "messages": messages, "params": params,
-                       "sample": sample, "structured": structured},
-                      sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return request_key(model, messages, params, sample, structured)[0]
 
 
 def steer(recipe: Recipe, rng: random.Random) -> dict:
@@ -198,7 +205,7 @@ class Engine:
         messages = [{"role": "system", "content": self.recipe.system},
                     {"role": "user", "content": prompt}]
         cfg = self.teacher.config
-        h = request_hash(cfg.model, messages, params, sample, cfg.structured)
+        h, request = request_key(cfg.model, messages, params, sample, cfg.structured)
         ans = await self._cached(h)
         if ans is not None:
             try:
@@ -210,9 +217,9 @@ class Engine:
         try:
             value = parse_answer(ans.text, key, labels=labels, finish_reason=ans.finish_reason)
         except ParseError as e:
-            self._record(h, messages, params, sample, ans, cache=False)
+            self._record(h, request, ans, cache=False)
             raise _Failed(f"{key}: {e}", raw=ans.text) from None
-        self._record(h, messages, params, sample, ans, cache=True)
+        self._record(h, request, ans, cache=True)
         return value, ans, h
 
     async def _cached(self, h: str) -> Answer | None:
@@ -247,14 +254,14 @@ class Engine:
         ans.cost_usd = self.budget.settle(hold, ans.tokens_in, ans.tokens_out)
         return ans
 
-    def _record(self, h, messages, params, sample, ans: Answer, *, cache: bool) -> None:
+    def _record(self, h: str, request: str, ans: Answer, *, cache: bool) -> None:
         """Every fresh answer is counted (tokens, cost); only one that was read goes into the
         cache, where it replaces an unreadable one stored by an older version or asked again."""
         if cache:
             self.cache[h] = {"response": ans.text, "finish_reason": ans.finish_reason,
                              "served_model": ans.model}
         self.sink.answer({"request_hash": h, "model": self.teacher.config.model,
-                          "request": {"messages": messages, "params": params, "sample": sample},
+                          "request_json": request,
                           "response": ans.text, "finish_reason": ans.finish_reason,
                           "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
                           "latency_ms": ans.latency_ms, "cost_usd": ans.cost_usd,

@@ -255,10 +255,12 @@ class Teacher:
             fmt = endpoint.format if schema is not None else "off"
             kwargs = dict(params)
             body = response_format(fmt, schema) if schema is not None else None
+            # The messages and the schema go as plain body fields: the SDK's typed transform of
+            # nested TypedDicts cost about a quarter of the client's CPU per request (profiled,
+            # py-spy), and the wire is the same (extra_body replaces the empty `messages`).
+            kwargs["extra_body"] = {"messages": messages}
             if body is not None:
-                # As a plain body field: the SDK's typed transform of a nested schema costs
-                # more CPU than the rest of the request (profiled), and the wire is the same.
-                kwargs["extra_body"] = {"response_format": body}
+                kwargs["extra_body"]["response_format"] = body
             timeout = min(cfg.timeout * 10, cfg.timeout + endpoint.limit.queue_allowance(
                 endpoint.limit.in_flight))
             wait, counted, down = None, True, None
@@ -268,7 +270,7 @@ class Teacher:
             start = time.perf_counter()
             try:
                 resp = await endpoint.client.chat.completions.create(
-                    model=cfg.model, messages=messages, timeout=timeout, **kwargs)
+                    model=cfg.model, messages=[], timeout=timeout, **kwargs)
                 answer = _answer(resp, start, sent, fmt)
                 now = time.monotonic()
                 endpoint.answered, endpoint.connection_failures = True, 0

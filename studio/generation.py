@@ -23,7 +23,8 @@ from pathlib import Path
 from studio.importing import content_hash
 
 MODES = ("outputs", "inputs", "both")
-FLUSH_SECONDS = 0.5  # results are durable this long after they arrive, at most
+FLUSH_SECONDS = 1.0  # results are in the store this long after they arrive (answers are
+#                     durable at once, in the journal)
 _RUNNING: set[tuple[str, int]] = set()  # (store path, job id) running in this process
 _STOP = object()
 
@@ -136,7 +137,10 @@ class Writer(threading.Thread):
         if not record.get("cache", True):
             self.queue.put(("answer", record))
             return
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        # The request's JSON is spliced in as made (not encoded again as a string).
+        rest = {k: v for k, v in record.items() if k != "request_json"}
+        line = (json.dumps(rest, ensure_ascii=False)[:-1] + ', "request": '
+                + record["request_json"] + "}\n")
         with self._journal_lock:  # the line and its place in the queue, together
             if self._journal is None:
                 self._journal = open(self.journal_file, "a", encoding="utf-8")

@@ -130,7 +130,7 @@ class JobsMixin:
         table = pa.table({
             "request_hash": [c["request_hash"] for c in calls],
             "model": [c["model"] for c in calls],
-            "request": [dumps(c["request"]) for c in calls],
+            "request": [c.get("request_json") or dumps(c["request"]) for c in calls],
             "response": [c["response"] for c in calls],
             "finish_reason": pa.array([c.get("finish_reason") for c in calls], pa.string()),
             "tokens_in": pa.array([c["tokens_in"] for c in calls], pa.int64()),
