@@ -133,22 +133,22 @@ def main() -> None:
             f"{CONCURRENCY / LATENCY:.0f}/s.\n\n"
             + table(["client", "requests/s (median)", "each round", "vs bare loop",
                      "client CPU ms / request"], rows)
-            + f"\n\nThe studio's rate is measured around `run_job` with default settings but "
-            f"the concurrency ceiling (adaptive concurrency on: it starts at 4 in flight and "
-            f"doubles while answers come back at the idle server's speed): planning, the engine, "
-            f"every answer journalled the moment it arrives (so a kill -9 re-pays only what was "
-            f"in flight), every answer written to `teacher_calls`, every output written to its "
-            f"row, the job's counters, and the final flush. Target: at least 90% of the bare "
-            f"loop. On this 2-core machine the client, its writer and DuckDB's threads share "
-            f"the cores with the server process, so the client's CPU is the limit: the CPU "
-            f"column is the steadier measure. Profiled with py-spy (2026-12-05): the openai "
-            f"SDK's typed transform of the messages and the schema took about a quarter of the "
-            f"client's CPU per request, so both go as plain body fields (the wire is the same); "
-            f"the request's JSON is made once for the hash, the journal and the store; the "
-            f"writer flushes once a second (the journal, not the flush, makes answers durable). "
-            f"What remains above the bare loop is the writer's DuckDB work (about 0.45 ms of "
-            f"CPU a request, off the event loop's thread: DuckDB releases the GIL) and the "
-            f"engine's templating, hashing, journalling and parsing.")
+            + "\n\nThe studio's rate is measured around `run_job` with default settings but "
+            "the concurrency ceiling (adaptive concurrency on: it starts at 4 in flight and "
+            "doubles while answers come back at the idle server's speed): planning, the engine, "
+            "every answer journalled the moment it arrives (so a kill -9 re-pays only what was "
+            "in flight), every answer written to `teacher_calls`, every output written to its "
+            "row, the job's counters, and the final flush. Target: at least 90% of the bare "
+            "loop. On this 2-core machine the client, its writer and DuckDB's threads share "
+            "the cores with the server process, so the client's CPU is the limit: the CPU "
+            "column is the steadier measure. Profiled with py-spy (2026-12-05): the openai "
+            "SDK's typed transform of the messages and the schema took about a quarter of the "
+            "client's CPU per request, so both go as plain body fields (the wire is the same); "
+            "the request's JSON is made once for the hash, the journal and the store; the "
+            "writer flushes once a second (the journal, not the flush, makes answers durable). "
+            "What remains above the bare loop is the writer's DuckDB work (about 0.45 ms of "
+            "CPU a request, off the event loop's thread: DuckDB releases the GIL) and the "
+            "engine's templating, hashing, journalling and parsing.")
     print(body)
     write_section("generate_speed", "Teacher generation: studio vs bare AsyncOpenAI loop", body)
 
