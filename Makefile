@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python benchmarks/import_speed.py
 	$(BIN)/python benchmarks/data_paging.py
 	$(BIN)/python benchmarks/generate_speed.py
+	$(BIN)/python benchmarks/teacher_load.py
 	$(BIN)/python benchmarks/corrupt_speed.py
 	$(BIN)/python benchmarks/corrupt_realism.py
 	$(BIN)/python benchmarks/embed_speed.py

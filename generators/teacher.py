@@ -9,16 +9,16 @@ stored request, a log line or the config's repr.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import os
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from generators.flow import AdaptiveLimit, Breaker
+from generators.server_errors import (cause, explain, is_validation, message, refuses_format,
+                                      retry_after)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LOCAL_KEY = "sk-local-placeholder"  # local servers ignore the key, but the SDK wants one
@@ -280,29 +280,29 @@ class Teacher:
                 return answer
             except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
                 self._drop_or_raise(endpoint, f"HTTP {e.status_code} from {endpoint.url}: the "
-                                    f"key was refused ({_msg(e)})", sent)
+                                    f"key was refused ({message(e)})", sent)
                 counted = False
             except openai.NotFoundError as e:
                 self._drop_or_raise(endpoint, f"HTTP 404 from {endpoint.url}: no model "
                                     f"{cfg.model!r} or no chat endpoint there; check the model "
-                                    f"name and that the URL ends in /v1 ({_msg(e)})", sent)
+                                    f"name and that the URL ends in /v1 ({message(e)})", sent)
                 counted = False
             except openai.APIStatusError as e:
-                if body is not None and _refuses_format(e):
-                    last = f"{endpoint.url} refused response_format {fmt}: {_msg(e)}"
+                if body is not None and refuses_format(e):
+                    last = f"{endpoint.url} refused response_format {fmt}: {message(e)}"
                     if not endpoint.step_down(fmt):
                         raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: it "
-                                           f"refused structured output {fmt} ({_msg(e)}); try "
+                                           f"refused structured output {fmt} ({message(e)}); try "
                                            f"--structured auto or off", fatal=True,
                                            attempts=sent) from None
                     wait, counted = 0.0, False
                 elif (e.status_code not in (408, 409, 425, 429) and e.status_code < 500) \
-                        or _is_validation(e):
-                    raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}",
+                        or is_validation(e):
+                    raise TeacherError(f"HTTP {e.status_code} from {endpoint.url}: {message(e)}",
                                        attempts=sent) from None
                 else:
-                    last = f"HTTP {e.status_code} from {endpoint.url}: {_msg(e)}"
-                    wait = _retry_after(e.response)
+                    last = f"HTTP {e.status_code} from {endpoint.url}: {message(e)}"
+                    wait = retry_after(e.response)
                     now = time.monotonic()
                     endpoint.limit.overloaded(now, time.perf_counter() - start)
                     if e.status_code >= 500:
@@ -313,7 +313,7 @@ class Teacher:
                 endpoint.limit.overloaded(now, timeout)
                 down = endpoint.breaker.failed(last, now, breaker_probe)
             except openai.APIConnectionError as e:
-                last = f"cannot connect to {endpoint.url}: {_cause(e)}"
+                last = f"cannot connect to {endpoint.url}: {cause(e)}"
                 down = endpoint.breaker.failed(last, time.monotonic(), breaker_probe)
                 if not endpoint.answered:
                     endpoint.connection_failures += 1
@@ -384,7 +384,7 @@ class Teacher:
                     model=self.config.model, max_tokens=1,
                     messages=[{"role": "user", "content": "Say ok."}])
             except Exception as exc:  # reported, not raised: this is a diagnosis
-                out.append({"base_url": e.url, "ok": False, "error": _explain(exc, e.url,
+                out.append({"base_url": e.url, "ok": False, "error": explain(exc, e.url,
                                                                              self.config.model),
                             "structured": None})
                 continue
@@ -405,10 +405,10 @@ class Teacher:
                     result["structured"] = fmt
                     break
                 except Exception as exc:
-                    result["refused"].append(f"{fmt}: {_msg(exc)}")
-                    if not (_refuses_format(exc) and e.step_down(fmt)):
+                    result["refused"].append(f"{fmt}: {message(exc)}")
+                    if not (refuses_format(exc) and e.step_down(fmt)):
                         result["structured"] = None
-                        result["error"] = f"structured output {fmt} refused: {_msg(exc)}"
+                        result["error"] = f"structured output {fmt} refused: {message(exc)}"
                         result["ok"] = False
                         break
             out.append(result)
@@ -444,134 +444,3 @@ def _answer(resp, start: float, attempt: int, fmt: str = "off") -> Answer:
     model = getattr(resp, "model", None)
     return Answer(text, choice.finish_reason, int(tokens_in), int(tokens_out), latency, attempt,
                   model=str(model) if model else None, format=fmt)
-
-
-_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema",
-                 "grammar")
-
-
-def _refuses_format(e) -> bool:
-    """A refusal of the request's response_format: a 400 or 422 (vLLM, OpenAI, FastAPI's
-    validation), or a 500 whose message names it (llama-cpp-python answers an unknown type with
-    500 "Input should be 'text' or 'json_object'"). A 500 that says nothing of it is an
-    overload, retried as such."""
-    status = getattr(e, "status_code", None)
-    if status not in (400, 422, 500):
-        return False
-    text = f"{_msg(e, 2000)} {getattr(e, 'param', '') or ''}".lower()
-    return any(w in text for w in _FORMAT_WORDS)
-
-
-def _is_validation(e) -> bool:
-    """A request the server's validation refused, sent as a 500 (llama-cpp-python does): asking
-    again cannot help, unlike an overload."""
-    body = getattr(e, "body", None)
-    err = body.get("error", body) if isinstance(body, dict) else body
-    text = str(err.get("message", "") if isinstance(err, dict) else err or "")
-    return "validation error" in text and bool(_PYDANTIC.search(text))
-
-
-_KEYISH = re.compile(r"\b(sk|gsk|key|tok)[-_][A-Za-z0-9_*.\-]{3,}", re.I)
-
-
-def _msg(e, limit: int = 300) -> str:
-    """The server's error message, one line: OpenAI's {"error": {"message"}}, FastAPI's
-    {"detail": "..."} or its validation list, or the text of the body. A traceback becomes its
-    last line. Anything that looks like a key (servers echo masked keys back: 'Incorrect API key
-    provided: sk-ab***yz') is cut out before it is stored."""
-    body = getattr(e, "body", None)
-    text = None
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            text = str(err["message"])
-        elif isinstance(err, str) and err.strip():
-            text = err
-        elif "detail" in body:
-            text = _detail(body["detail"])
-    elif isinstance(body, str) and body.strip():
-        text = body
-    text = one_line(text or str(getattr(e, "message", None) or e))
-    return _KEYISH.sub("[key]", text)[:limit]
-
-
-def _detail(detail) -> str:
-    """FastAPI's detail: a string, or a list of {loc, msg} validation errors."""
-    if isinstance(detail, list):
-        parts = []
-        for d in detail[:3]:
-            if isinstance(d, dict):
-                loc = ".".join(str(x) for x in d.get("loc", []) if x != "body")
-                parts.append(f"{loc}: {d.get('msg', '')}" if loc else str(d.get("msg", "")))
-            else:
-                parts.append(str(d))
-        return "; ".join(parts)
-    return str(detail)
-
-
-_PYDANTIC = re.compile(r"""'loc': \(([^)]*)\), 'msg': (?:"([^"]*)"|'([^']*)')""")
-
-
-def one_line(text: str) -> str:
-    """A server's message as one line: pydantic's validation errors (llama-cpp-python sends
-    them as a 500 with a stack trace) become `loc: msg`, a Python traceback becomes its last
-    line (the error itself), and the lines before any stack frame are joined."""
-    found = _PYDANTIC.findall(str(text))
-    if found:
-        return "; ".join(
-            ".".join(p.strip(" '\"") for p in loc.split(",") if p.strip(" '\"") not in ("", "body"))
-            + f": {a or b}" for loc, a, b in found[:3])
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    if not lines:
-        return ""
-    if lines[0].startswith("Traceback"):
-        return lines[-1]
-    frame = next((i for i, ln in enumerate(lines) if ln.startswith('File "')), len(lines))
-    return " / ".join(lines[:frame] or lines[-1:])
-
-
-def _explain(exc, url: str, model: str) -> str:
-    """Test connection's words for a failure."""
-    import openai
-
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        return f"HTTP {exc.status_code}: the key was refused ({_msg(exc)})"
-    if isinstance(exc, openai.NotFoundError):
-        return (f"HTTP 404: no model {model!r} or no chat endpoint at {url}; check the model "
-                f"name and that the URL ends in /v1 ({_msg(exc)})")
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {_msg(exc)}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "no answer within the timeout"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"cannot connect: {_cause(exc)}"
-    return f"{type(exc).__name__}: {_msg(exc)}"
-
-
-def _cause(e) -> str:
-    cause = e.__cause__ or e.__context__
-    while cause is not None and (cause.__cause__ or cause.__context__) is not None \
-            and not isinstance(cause, OSError):
-        cause = cause.__cause__ or cause.__context__  # down to the socket's own error
-    return one_line(f"{type(cause).__name__}: {cause}")[:200] if cause else one_line(str(e))[:200]
-
-
-def _retry_after(response) -> float | None:
-    """Seconds from Retry-After (seconds or an HTTP date) or retry-after-ms, if given."""
-    if response is None:
-        return None
-    headers = response.headers
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.importing import content_hash
+from studio.journal import Journal
+from studio.journal import fold as fold_journal
 
 MODES = ("outputs", "inputs", "both")
 FLUSH_SECONDS = 1.0  # results are in the store this long after they arrive (answers are
@@ -111,9 +113,8 @@ class Writer(threading.Thread):
     cancel request.
 
     Every answer that was read is also appended to the job's journal (`STORE.jobs/ID.journal`,
-    one JSON line, flushed to the OS, no fsync) the moment it arrives, so a kill -9 loses none
-    of them: a resume folds the journal into the answer cache first (`fold_journal`). Before each
-    batch the journal is rotated, and a rotated part is deleted once its answers are stored."""
+    studio.journal) the moment it arrives, so a kill -9 loses none of them. Before each batch
+    the journal is rotated, and a rotated part is dropped once its answers are stored."""
 
     def __init__(self, studio, job: dict, progress: Progress, on_progress=None):
         super().__init__(daemon=True, name=f"job-{job['id']}-writer")
@@ -126,49 +127,14 @@ class Writer(threading.Thread):
         self.progress_file = sidecar_dir(db) / f"{job['id']}.json"
         self.cancel_file = sidecar_dir(db) / f"{job['id']}.cancel"
         self.progress_file.parent.mkdir(parents=True, exist_ok=True)
-        self.journal_file = journal_path(db, job["id"])
-        self._journal = None
-        self._journal_lock = threading.Lock()
-        self._rotated: list[Path] = []
-        self._parts = 0
+        self.journal = Journal(sidecar_dir(db) / f"{job['id']}.journal")
 
     # the engine's sink: cheap and thread-safe
     def answer(self, record: dict) -> None:
-        if not record.get("cache", True):
+        if record.get("cache", True):
+            self.journal.append(record, lambda: self.queue.put(("answer", record)))
+        else:  # counted (tokens, cost), never cached
             self.queue.put(("answer", record))
-            return
-        # The request's JSON is spliced in as made (not encoded again as a string).
-        rest = {k: v for k, v in record.items() if k != "request_json"}
-        line = (json.dumps(rest, ensure_ascii=False)[:-1] + ', "request": '
-                + record["request_json"] + "}\n")
-        with self._journal_lock:  # the line and its place in the queue, together
-            if self._journal is None:
-                self._journal = open(self.journal_file, "a", encoding="utf-8")
-            self._journal.write(line)
-            self._journal.flush()
-            self.queue.put(("answer", record))
-
-    def _rotate(self) -> None:
-        with self._journal_lock:
-            if self._journal is None:
-                return
-            self._journal.close()
-            self._journal = None
-            self._parts += 1
-            part = self.journal_file.with_name(f"{self.journal_file.name}.{self._parts}")
-            self.journal_file.replace(part)
-            self._rotated.append(part)
-
-    def close_journal(self) -> None:
-        """At the job's end: every answer is stored (unless writing failed), so the journal
-        goes; after a failed write it stays for the resume to fold in."""
-        with self._journal_lock:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-        if self.error is None:
-            for part in [self.journal_file, *self._rotated]:
-                part.unlink(missing_ok=True)
 
     def cache_hit(self) -> None:
         self.queue.put(("hit", None))
@@ -189,7 +155,7 @@ class Writer(threading.Thread):
         last = time.monotonic()
         while True:
             batch, stop, drained = [], False, False
-            self._rotate()  # what is journalled from now on goes to a new part
+            self.journal.rotate()
             try:
                 batch.append(self.queue.get(timeout=FLUSH_SECONDS))
                 while len(batch) < 5000:
@@ -203,9 +169,7 @@ class Writer(threading.Thread):
                 try:
                     self._flush(batch, now - last)
                     if drained:  # every answer of the rotated parts is in the store now
-                        for part in self._rotated:
-                            part.unlink(missing_ok=True)
-                        self._rotated.clear()
+                        self.journal.drop_rotated()
                 except Exception as e:  # surfaced as the job's error; the engine is stopped
                     self.error = e
                     self.cancel_requested.set()
@@ -265,32 +229,6 @@ class Writer(threading.Thread):
             if r.get("keep_input"):
                 item["error"] += " (the new input is kept as an input-only row)"
         return item
-
-
-def journal_path(db_path: Path, job_id: int) -> Path:
-    return sidecar_dir(db_path) / f"{job_id}.journal"
-
-
-def fold_journal(store, job_id: int) -> int:
-    """Answers a killed run journalled but had not stored yet go into the answer cache (a hash
-    already stored keeps its answer); a line cut short by the kill is skipped. Returns how many
-    answers were read."""
-    parts = sorted(sidecar_dir(store.path).glob(f"{job_id}.journal*"))
-    calls = []
-    for part in parts:
-        for line in part.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # the last line of a killed write
-            if isinstance(record, dict) and record.get("request_hash"):
-                calls.append(dict(record, replace=False))
-    calls = list({c["request_hash"]: c for c in reversed(calls)}.values())  # first of each
-    if calls:
-        store.save_teacher_calls(calls, job_id)
-    for part in parts:
-        part.unlink(missing_ok=True)
-    return len(calls)
 
 
 def plan(studio, *, task: str, mode: str, n: int | None, seed_ids: list[int] | None,
@@ -383,7 +321,7 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
                 writer.stop()
             if writer.error is not None:
                 status, error = "failed", f"writing results failed: {writer.error}"
-            writer.close_journal()
+            writer.journal.close(keep=writer.error is not None)
             writer.progress_file.unlink(missing_ok=True)
             writer.cancel_file.unlink(missing_ok=True)
         end = {"status": status, "error": error, "finished_at": _now()}
@@ -403,7 +341,7 @@ def _prepare(studio, job, teacher_config, on_progress):
 
     store, job_id, p = studio.store, job["id"], job["params"]
     recipe = recipe_from_dict(p["recipe"])
-    fold_journal(store, job_id)  # answers a killed run received but had not stored
+    fold_journal(store, sidecar_dir(store.path), job_id)  # what a killed run had not stored
     with store.transaction():
         failed_before = {f["idx"]: f for f in store.job_failures(job_id, limit=10**9)}
         store.reset_failed_items(job_id)
