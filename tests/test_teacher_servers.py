@@ -259,3 +259,20 @@ def test_the_structured_mode_comes_from_the_environment(studio, monkeypatch):
     monkeypatch.setenv("SFT_STUDIO_STRUCTURED", "yes please")
     with pytest.raises(BadInput, match="structured must be one of auto, json_schema"):
         studio.teacher_config(model="m", base_urls=["http://127.0.0.1:9/v1"])
+
+
+def test_the_progress_bar_of_a_resume_never_counts_down(cli, server):
+    """A resume tries its failed items again: the bar starts from the done ones, so its rate
+    never goes negative (it started from done + failed and counted down)."""
+    import re
+
+    srv = server(faults={"bad_answer": 0.5}, seed=1)
+    cli("init", "--sample")
+    code, out, _ = cli("generate", "--mode", "inputs", "--n", 12, "--base-url", srv.url,
+                       "--model", "teacher-test", "--json")
+    assert json.loads(out)["failed"] > 0
+    srv.faults.clear()
+    code, out, err = cli("generate", "--resume", 1, "--base-url", srv.url, "--json")
+    assert code == 0 and json.loads(out)["done"] == 12
+    assert not re.search(r"-\d+(\.\d+)?ex/s", err), err
+    assert re.search(r"job 1: +\d+%\|.*\| *\d+/12", err)
