@@ -209,8 +209,10 @@ class Engine:
         ans = await self._cached(h)
         if ans is not None:
             try:
-                return parse_answer(ans.text, key, labels=labels,
-                                    finish_reason=ans.finish_reason), ans, h
+                value = parse_answer(ans.text, key, labels=labels,
+                                     finish_reason=ans.finish_reason)
+                self.sink.cache_hit()
+                return value, ans, h
             except ParseError:
                 pass  # stored before only good answers were: ask again, and replace it
         ans = await self._fresh(messages, params, key, labels)
@@ -228,7 +230,6 @@ class Engine:
             hit = await asyncio.to_thread(self.lookup, h)
         if hit is None:
             return None
-        self.sink.cache_hit()
         return Answer(hit["response"], hit.get("finish_reason"), 0, 0, 0.0, 0,
                       model=hit.get("served_model"))
 

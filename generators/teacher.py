@@ -241,16 +241,18 @@ class Teacher:
         cfg, last, prev, attempt, sent = self.config, "no attempt made", None, 0, 0
         while True:
             endpoint = await self._next(avoid=prev, sent=sent)
-            probing = schema is not None and not endpoint.settled
-            if probing and endpoint.prober is not None:  # another request is finding the format
-                await endpoint.prober.wait()
-                continue
+            prober = None  # set when this request is the one finding the endpoint's format
+            if schema is not None and not endpoint.settled:
+                if endpoint.prober is not None:  # another request is finding it: wait
+                    await endpoint.prober.wait()
+                    continue
+                prober = endpoint.prober = asyncio.Event()  # claimed before any await
             await endpoint.limit.acquire()
-            if endpoint.dropped is not None:  # taken out while this request waited
-                endpoint.limit.release()
+            if endpoint.dropped is not None or not endpoint.breaker.ready(time.monotonic()):
+                # taken out, or its breaker opened or sent its one probe, while this waited
+                self._release(endpoint, prober, False)
                 continue
-            if probing:
-                endpoint.prober = asyncio.Event()
+            breaker_probe = endpoint.breaker.sending()  # no await since ready()
             prev = endpoint
             fmt = endpoint.format if schema is not None else "off"
             kwargs = dict(params)
@@ -264,7 +266,6 @@ class Teacher:
             timeout = min(cfg.timeout * 10, cfg.timeout + endpoint.limit.queue_allowance(
                 endpoint.limit.in_flight))
             wait, counted, down = None, True, None
-            breaker_probe = endpoint.breaker.sending()
             self.calls += 1
             sent += 1
             start = time.perf_counter()
@@ -325,10 +326,9 @@ class Teacher:
                     TypeError) as e:
                 last = f"unreadable response from {endpoint.url}: {type(e).__name__}: {e}"
             finally:
-                endpoint.limit.release()
-                if probing:  # settled, or the next waiting request tries (the next format)
-                    endpoint.prober.set()
-                    endpoint.prober = None
+                # settled, or the next waiting request tries (the next format); a breaker
+                # probe that ended with no verdict (a 429, an unreadable body) lets another go
+                self._release(endpoint, prober, breaker_probe)
             if down:
                 self._drop_or_raise(endpoint, f"{endpoint.url} stopped answering "
                                     f"({endpoint.breaker.describe()})", sent)
@@ -339,6 +339,19 @@ class Teacher:
             if wait != 0.0 and counted:
                 await asyncio.sleep(self._backoff(attempt, wait))
         raise TeacherError(f"{last} (gave up after {attempt} attempts)", attempts=sent)
+
+    @staticmethod
+    def _release(endpoint: _Endpoint, prober: asyncio.Event | None, breaker_probe: bool):
+        """A request's claims on its endpoint end: its place under the limit, the format
+        prober's role, and the breaker's probe (ok() or failed() already ended a probe that
+        got a verdict)."""
+        endpoint.limit.release()
+        if prober is not None:
+            if endpoint.prober is prober:
+                endpoint.prober = None
+            prober.set()
+        if breaker_probe:
+            endpoint.breaker.probing = False
 
     async def _next(self, avoid: _Endpoint | None, sent: int) -> _Endpoint:
         """The endpoint for the next request: a live one whose breaker lets it through, with

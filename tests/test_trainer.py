@@ -87,6 +87,14 @@ def test_run_writes_adapter_merged_model_card_and_evaluation(tmp_path):
     assert [e["step"] for e in logs] == list(range(1, 13))
     assert logs[-1]["progress"] == 1.0 and logs[-1]["eta_s"] == 0.0
     assert any(e.get("tokens_per_s") for e in logs) and any("eval_loss" in e for e in events)
+    # between logs, where the run is (at the first step, then every 2 s): the app's progress
+    # never waits for the next logging step
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress and progress[0]["step"] == 1 and progress[0]["max_steps"] == 12
+    from studio.training.fold import fold
+
+    assert fold(progress[:1])[0] == {"step": 1, "max_steps": 12, "progress": round(1 / 12, 4),
+                                     "eta_s": progress[0]["eta_s"]}
 
     resolved = TrainConfig.load(tmp_path / "resolved.toml")
     assert None not in (resolved.epochs, resolved.max_length, resolved.eval_max_new_tokens)

@@ -11,14 +11,20 @@ from transformers import TrainerCallback
 from trainer.progress import KEEP, StopFlag
 
 
+PROGRESS_SECONDS = 2.0  # a `progress` event at least this often, whatever the logging steps
+
+
 class ProgressCallback(TrainerCallback):
-    """Streams the trainer's logs to `log` with tokens/s, progress and ETA; stops on `stop`."""
+    """Streams the trainer's logs to `log` with tokens/s, progress and ETA; stops on `stop`.
+    Between logs (every few dozen steps on a long run) a small `progress` event (step, ETA)
+    goes out every PROGRESS_SECONDS, so the app's progress never sits still for minutes."""
 
     def __init__(self, log, stop: StopFlag):
         self.log, self.stop = log, stop
         self.started = self.last_time = None
         self.last_tokens = None
         self.first_step = 0
+        self.last_progress = 0.0
 
     def on_train_begin(self, args, state, control, **kw):
         self.started = self.last_time = time.time()
@@ -30,6 +36,18 @@ class ProgressCallback(TrainerCallback):
         if self.stop.agreed():
             control.should_save = True
             control.should_training_stop = True
+        now = time.time()
+        if now - self.last_progress >= PROGRESS_SECONDS:
+            self.last_progress = now
+            self.log.write("progress", **self._where(state, now))
+
+    def _where(self, state, now: float) -> dict:
+        done = state.global_step - self.first_step
+        elapsed = now - (self.started or now)
+        eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
+        return dict(step=state.global_step, max_steps=state.max_steps,
+                    progress=round(state.global_step / max(1, state.max_steps), 4),
+                    elapsed_s=round(elapsed, 2), eta_s=None if eta is None else round(eta, 1))
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
@@ -40,13 +58,7 @@ class ProgressCallback(TrainerCallback):
             rate = (tokens - self.last_tokens) / max(1e-6, now - self.last_time)
         if tokens is not None:
             self.last_tokens, self.last_time = tokens, now
-        done = state.global_step - self.first_step
-        elapsed = now - (self.started or now)
-        eta = elapsed / done * (state.max_steps - state.global_step) if done > 0 else None
-        self.log.write("log", step=state.global_step, max_steps=state.max_steps,
-                       epoch=round(state.epoch or 0, 4),
-                       progress=round(state.global_step / max(1, state.max_steps), 4),
-                       elapsed_s=round(elapsed, 2), eta_s=None if eta is None else round(eta, 1),
+        self.log.write("log", **self._where(state, now), epoch=round(state.epoch or 0, 4),
                        tokens_per_s=None if rate is None else round(rate, 1),
                        **{k: logs[k] for k in KEEP if k in logs})
 

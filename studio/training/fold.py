@@ -40,6 +40,9 @@ def fold(events: list[dict]) -> tuple[dict, list[dict], dict | None]:
         kind = e.get("event")
         if kind == "start":
             fields.update(max_steps=e.get("max_steps"), step=e.get("step"))
+        elif kind == "progress":  # between logs: where the run is, every few seconds
+            fields.update({k: e[k] for k in ("step", "max_steps", "progress", "eta_s")
+                           if e.get(k) is not None})
         elif kind == "log":
             fields.update({k: e[k] for k in ("step", "max_steps", "progress", "eta_s")
                            if e.get(k) is not None})
