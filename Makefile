@@ -24,8 +24,8 @@ run: setup
 	$(BIN)/sft-studio --db $(DB) init --sample
 	$(BIN)/sft-studio --db $(DB) ui --host $(HOST) --port $(PORT)
 
-# The tests run a real llama.cpp server (llama-cpp-python): built once from source into
-# ~/.cache/sft-studio/wheels (about 13 minutes on 2 cores), reused after that.
+# The tests run real llama.cpp servers (llama-cpp-python's and llama-server): built once from
+# source into ~/.cache/sft-studio (about 13 minutes on 2 cores), reused after that.
 test: setup
 	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q

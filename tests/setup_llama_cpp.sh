@@ -6,8 +6,8 @@
 #   bash tests/setup_llama_cpp.sh [VENV]      (default .venv)
 #
 # Idempotent and fast when everything is there. Otherwise, once each, from the PyPI sdist:
-#   - the CPU wheel (about 13 minutes on 2 cores) into $ROOT/wheels, then installed into VENV;
-#   - the static llama-server binary (cmake) into $ROOT/bin/llama-server-$VERSION,
+#   - the CPU wheel, LLaVA off (about 6 minutes on 2 cores) into $ROOT/wheels, then installed;
+#   - the static llama-server binary (cmake, about 7 minutes) into $ROOT/bin/llama-server-$VERSION,
 #     build log next to it (.build.log);
 # where ROOT=${SFT_STUDIO_CACHE:-$HOME/.cache/sft-studio}. tests/llama_server.py finds the binary.
 set -euo pipefail
