@@ -207,6 +207,7 @@ class Engine:
         cfg = self.teacher.config
         h, request = request_key(cfg.model, messages, params, sample, cfg.structured)
         ans = await self._cached(h)
+        stale = ans is not None  # a stored answer that does not read is replaced
         if ans is not None:
             try:
                 value = parse_answer(ans.text, key, labels=labels,
@@ -219,9 +220,9 @@ class Engine:
         try:
             value = parse_answer(ans.text, key, labels=labels, finish_reason=ans.finish_reason)
         except ParseError as e:
-            self._record(h, request, ans, cache=False)
+            self._record(h, request, ans, cache=False, replace=False)
             raise _Failed(f"{key}: {e}", raw=ans.text) from None
-        self._record(h, request, ans, cache=True)
+        self._record(h, request, ans, cache=True, replace=stale or self.refresh)
         return value, ans, h
 
     async def _cached(self, h: str) -> Answer | None:
@@ -255,7 +256,7 @@ class Engine:
         ans.cost_usd = self.budget.settle(hold, ans.tokens_in, ans.tokens_out)
         return ans
 
-    def _record(self, h: str, request: str, ans: Answer, *, cache: bool) -> None:
+    def _record(self, h: str, request: str, ans: Answer, *, cache: bool, replace: bool) -> None:
         """Every fresh answer is counted (tokens, cost); only one that was read goes into the
         cache, where it replaces an unreadable one stored by an older version or asked again."""
         if cache:
@@ -267,7 +268,7 @@ class Engine:
                           "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
                           "latency_ms": ans.latency_ms, "cost_usd": ans.cost_usd,
                           "served_model": ans.model, "format": ans.format, "cache": cache,
-                          "replace": True})
+                          "replace": replace})
 
 
 class _Failed(Exception):

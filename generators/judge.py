@@ -136,7 +136,7 @@ def parse_verdict(text: str, finish_reason: str | None = None) -> tuple[int, str
 
 async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
                     cache: dict[str, dict], concurrency: int, on_verdict,
-                    should_stop=lambda: False) -> None:
+                    should_stop=lambda: False, refresh: bool = False) -> None:
     """Judge each (idx, messages); on_verdict(Verdict) is called as each one ends (from the
     event loop: keep it cheap). `cache` maps request hashes to stored answers; only an answer
     that was read becomes a Verdict's `call` (to be cached), and a stored answer that cannot be
@@ -149,6 +149,7 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
     async def one(idx: int, msgs: list[dict]) -> None:
         h = judge_hash(cfg.model, msgs, cfg.structured)
         hit = cache.get(h)
+        stale = hit is not None  # asked again because the stored answer does not read
         if hit is not None:
             try:
                 rating, reason = parse_verdict(hit["response"], hit.get("finish_reason"))
@@ -171,7 +172,7 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
                 "response": ans.text, "finish_reason": ans.finish_reason,
                 "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
                 "latency_ms": ans.latency_ms, "served_model": ans.model, "format": ans.format,
-                "replace": True}
+                "replace": stale or refresh}
         on_verdict(Verdict(idx, rating, reason, h, False, call, sent=ans.attempts,
                            tokens=(ans.tokens_in, ans.tokens_out)))
 

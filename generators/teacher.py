@@ -247,7 +247,13 @@ class Teacher:
                     await endpoint.prober.wait()
                     continue
                 prober = endpoint.prober = asyncio.Event()  # claimed before any await
-            await endpoint.limit.acquire()
+            try:
+                await endpoint.limit.acquire()
+            except BaseException:  # cancelled while waiting: let the next request find it
+                if prober is not None:
+                    endpoint.prober = None
+                    prober.set()
+                raise
             if endpoint.dropped is not None or not endpoint.breaker.ready(time.monotonic()):
                 # taken out, or its breaker opened or sent its one probe, while this waited
                 self._release(endpoint, prober, False)

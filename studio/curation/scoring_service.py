@@ -156,7 +156,7 @@ class ScoringMixin:
             async with Teacher(teacher) as client:
                 try:
                     await J.judge_all(client, asks, cache=cache, concurrency=teacher.concurrency,
-                                      on_verdict=on_verdict)
+                                      on_verdict=on_verdict, refresh=refresh)
                 finally:
                     seen.update(structured=client.formats(), dropped=client.dropped())
         error = None
