@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,14 @@ def loopback_teacher(studio, srv, **kw):
     """A TeacherConfig for a loopback teacher server, with short backoffs."""
     kw.setdefault("backoff_base", 0.02)
     return studio.teacher_config(model="teacher-test", base_urls=[srv.url], **kw)
+
+
+def run_job_in_thread(studio, job_id: int, cfg) -> tuple[threading.Thread, dict]:
+    """Run a job in a thread of its own, as the app does; the dict gets the job when it ends."""
+    result: dict = {}
+    t = threading.Thread(target=lambda: result.update(studio.run_job(job_id, cfg)))
+    t.start()
+    return t, result
 
 
 def write_jsonl(path: Path, rows) -> Path:

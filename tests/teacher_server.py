@@ -117,6 +117,12 @@ class TeacherServer:
 
         async def shutdown():
             self._server.close()
+            # Requests still being answered end here, on a running loop (stopping the loop
+            # under them left their sockets to be closed on a closed loop).
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self._server.wait_closed()
 
         loop, self._loop = self._loop, None  # stopping twice (a test, then its fixture) is fine

@@ -6,13 +6,13 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from conftest import ROOT
 from conftest import loopback_teacher as teacher
+from conftest import run_job_in_thread
 from teacher_server import prompt_hash
 
 
@@ -139,9 +139,7 @@ def test_cancel_leaves_a_resumable_job(samples, server):
     srv = server(latency=0.05)
     cfg = teacher(samples, srv, concurrency=2)
     job = samples.start_job(cfg, task="tweet-summary", mode="inputs", n=40)
-    result = {}
-    t = threading.Thread(target=lambda: result.update(samples.run_job(job["id"], cfg)))
-    t.start()
+    t, result = run_job_in_thread(samples, job["id"], cfg)
     deadline = time.monotonic() + 20
     while samples.job(job["id"])["done"] < 3 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import ROOT
 from conftest import loopback_teacher as teacher
+from conftest import run_job_in_thread
 
 
 def test_a_one_slot_server_that_queues_fails_nothing_by_timeout(samples, server):
@@ -74,9 +75,7 @@ def test_a_server_that_dies_mid_job_stops_it_resumably(samples, server):
     srv = server(latency=0.02)
     cfg = teacher(samples, srv, concurrency=4)
     job = samples.start_job(cfg, task="tweet-summary", mode="inputs", n=400)
-    result = {}
-    t = threading.Thread(target=lambda: result.update(samples.run_job(job["id"], cfg)))
-    t.start()
+    t, result = run_job_in_thread(samples, job["id"], cfg)
     while samples.store.get_job(job["id"])["done"] < 5 and t.is_alive():
         time.sleep(0.02)
     port = srv.port
