@@ -15,11 +15,13 @@ from studio import cli_curate, cli_export, cli_generate, cli_noise, cli_score, c
 from studio.display import shorten
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process,
-4 the teacher refused or could not be reached, 5 the Hugging Face Hub refused or could not
-be reached, 6 a training run failed (the message has the trainer's log tail).
+4 the teacher refused or could not be reached, or a job did nothing, 5 the Hugging Face Hub
+refused or could not be reached, 6 a training run failed (the message has the trainer's log
+tail).
 environment: SFT_STUDIO_DB (store file), SFT_STUDIO_TASK (default task),
 SFT_STUDIO_REVIEWER (name in the audit log), OPENAI_API_KEY, OPENAI_BASE_URL and
-OPENAI_MODEL (the teacher for generate; the key is never stored), SFT_STUDIO_PRICES
+OPENAI_MODEL (the teacher for generate; the key is never stored), SFT_STUDIO_STRUCTURED
+(the teacher's structured output: auto, json_schema, json_object or off), SFT_STUDIO_PRICES
 (a TOML price table: [models."NAME"] in = X, out = Y, USD per million tokens),
 SFT_STUDIO_EMBED_MODEL (the embedding model for embed, dedupe and similar), HF_TOKEN (push;
 never stored), HF_ENDPOINT (another Hub than huggingface.co) and SFT_STUDIO_RUNS (where
