@@ -262,13 +262,19 @@ class Engine:
         if cache:
             self.cache[h] = {"response": ans.text, "finish_reason": ans.finish_reason,
                              "served_model": ans.model}
-        self.sink.answer({"request_hash": h, "model": self.teacher.config.model,
-                          "request_json": request,
-                          "response": ans.text, "finish_reason": ans.finish_reason,
-                          "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
-                          "latency_ms": ans.latency_ms, "cost_usd": ans.cost_usd,
-                          "served_model": ans.model, "format": ans.format, "cache": cache,
-                          "replace": replace})
+        self.sink.answer(call_record(h, self.teacher.config.model, request, ans,
+                                     replace=replace, cache=cache))
+
+
+def call_record(h: str, model: str, request: str, ans: Answer, *, replace: bool,
+                cache: bool = True) -> dict:
+    """One fresh answer as the store's answer cache (teacher_calls) takes it; `request` is the
+    request's JSON as request_key made it."""
+    return {"request_hash": h, "model": model, "request_json": request, "response": ans.text,
+            "finish_reason": ans.finish_reason, "tokens_in": ans.tokens_in,
+            "tokens_out": ans.tokens_out, "latency_ms": ans.latency_ms,
+            "cost_usd": ans.cost_usd, "served_model": ans.model, "format": ans.format,
+            "cache": cache, "replace": replace}
 
 
 class _Failed(Exception):

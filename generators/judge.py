@@ -12,7 +12,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from generators.engine import request_hash
+from generators.engine import call_record, request_key
 from generators.parsing import ParseError, json_object
 from generators.teacher import Teacher, TeacherError
 
@@ -147,7 +147,7 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
     fatal: list[TeacherError] = []
 
     async def one(idx: int, msgs: list[dict]) -> None:
-        h = judge_hash(cfg.model, msgs, cfg.structured)
+        h, request = request_key(cfg.model, msgs, PARAMS, SAMPLE, cfg.structured)
         hit = cache.get(h)
         stale = hit is not None  # asked again because the stored answer does not read
         if hit is not None:
@@ -167,12 +167,7 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
         except ParseError as e:
             return on_verdict(Verdict(idx, None, f"unreadable answer: {e}", h, sent=ans.attempts,
                                       tokens=(ans.tokens_in, ans.tokens_out)))
-        call = {"request_hash": h, "model": cfg.model,
-                "request": {"messages": msgs, "params": PARAMS, "sample": SAMPLE},
-                "response": ans.text, "finish_reason": ans.finish_reason,
-                "tokens_in": ans.tokens_in, "tokens_out": ans.tokens_out,
-                "latency_ms": ans.latency_ms, "served_model": ans.model, "format": ans.format,
-                "replace": stale or refresh}
+        call = call_record(h, cfg.model, request, ans, replace=stale or refresh)
         on_verdict(Verdict(idx, rating, reason, h, False, call, sent=ans.attempts,
                            tokens=(ans.tokens_in, ans.tokens_out)))
 
@@ -187,4 +182,4 @@ async def judge_all(teacher: Teacher, requests: list[tuple[int, list[dict]]], *,
 
 def judge_hash(model: str, msgs: list[dict], structured: str = "auto") -> str:
     """The cache key of one judgement."""
-    return request_hash(model, msgs, PARAMS, SAMPLE, structured)
+    return request_key(model, msgs, PARAMS, SAMPLE, structured)[0]

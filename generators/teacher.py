@@ -285,14 +285,10 @@ class Teacher:
                 endpoint.breaker.ok(now)
                 endpoint.limit.answered(answer.latency_ms / 1000, answer.tokens_out, now)
                 return answer
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as e:
-                self._drop_or_raise(endpoint, f"HTTP {e.status_code} from {endpoint.url}: the "
-                                    f"key was refused ({message(e)})", sent)
-                counted = False
-            except openai.NotFoundError as e:
-                self._drop_or_raise(endpoint, f"HTTP 404 from {endpoint.url}: no model "
-                                    f"{cfg.model!r} or no chat endpoint there; check the model "
-                                    f"name and that the URL ends in /v1 ({message(e)})", sent)
+            except (openai.AuthenticationError, openai.PermissionDeniedError,
+                    openai.NotFoundError) as e:  # worded as Test connection words them
+                self._drop_or_raise(endpoint, f"{endpoint.url}: "
+                                    f"{explain(e, endpoint.url, cfg.model)}", sent)
                 counted = False
             except openai.APIStatusError as e:
                 if body is not None and refuses_format(e):
