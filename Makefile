@@ -1,5 +1,6 @@
-# `make run` sets everything up on a fresh machine and starts the studio on the sample data;
-# `make test` runs the tests. Both create .venv on first use.
+# `make run` sets everything up on a fresh machine and starts the studio on the sample data
+# (imported only when the store is new: `SAMPLE=0 make run` starts empty); `make test` runs the
+# tests. Both create .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,8 +21,14 @@ $(VENV)/.installed: pyproject.toml
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
+SAMPLE ?= 1
+
 run: setup
-	$(BIN)/sft-studio --db $(DB) init --sample
+	@if [ "$(SAMPLE)" = 1 ] && [ ! -e "$(DB)" ]; then \
+		$(BIN)/sft-studio --db $(DB) init --sample; \
+	else \
+		$(BIN)/sft-studio --db $(DB) init; \
+	fi
 	$(BIN)/sft-studio --db $(DB) ui --host $(HOST) --port $(PORT)
 
 # The tests run real llama.cpp servers (llama-cpp-python's and llama-server): built once from

@@ -92,7 +92,7 @@ def main() -> None:
             + "\n\nGoal (issue 20): every item done and at least 80% of capacity. A fixed "
             "concurrency above slots + queue turns the excess into 503s: each is retried after a "
             "backoff, and an item whose six attempts all meet a full server fails. The adaptive "
-            "limit starts at 4, doubles while answers come back at the idle server's speed, and "
+            "limit starts at 4, triples each round trip while answers come back at the idle server's speed, and "
             "is cut when they slow down (queueing) or a 503 arrives.")
     print(body)
     write_section("teacher_load", "Teacher under load: adaptive vs fixed concurrency", body)

@@ -3,7 +3,7 @@
 `AdaptiveLimit` finds the concurrency a server can take instead of trusting a fixed number.
 Local servers (llama.cpp, vLLM, Ollama) queue requests rather than refuse them, so sending more
 than their slots only makes every answer slower until requests time out. The limit starts low and
-doubles each round trip while answers come back at the speed of an idle server (slow start), then
+triples each round trip while answers come back at the speed of an idle server (slow start), then
 grows by one a round trip (additive increase). It is cut when the server shows it is full: halved
 on 429, 503, an overload 500 or a timeout, and scaled down when answers take much longer per token
 than the fastest seen (the requests are queueing). At most one cut per round trip, so a burst of
@@ -25,6 +25,7 @@ START = 4              # requests in flight to begin with (at most the ceiling)
 QUEUEING = 1.8         # per-token latency this many times the fastest seen: requests queue
 TOKENS_OFFSET = 20     # latency is compared per (answer tokens + this): prompts cost too
 BASE_DRIFT = 1.02      # the fastest-seen latency creeps up by this per answer (forgets flukes)
+SLOW_START_GROWTH = 2  # added per fast answer in slow start: the limit triples each round trip
 
 
 class AdaptiveLimit:
@@ -80,7 +81,7 @@ class AdaptiveLimit:
             # answers come back slower than the server can make them: they queue
             self._cut(max(0.5, min(0.9, QUEUEING * self.base / seen)), now, latency_s)
         elif self.slow_start:
-            self.limit = min(self.ceiling, self.limit + 1)  # doubles each round trip
+            self.limit = min(self.ceiling, self.limit + SLOW_START_GROWTH)
         else:
             self.limit = min(self.ceiling, self.limit + 1 / self.limit)
 

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = cmd("init", "create the store (and its built-in tasks); --sample imports the sample data")
-    sp.add_argument("--sample", action="store_true", help="import sample_data/ too")
+    sp.add_argument("--sample", action="store_true",
+                    help="import sample_data/ too (rows imported before are never added again)")
 
     sp = cmd("import", "import examples from a file, all rows or none", task=True)
     sp.add_argument("path", help="JSONL, JSON array, CSV, Parquet, or a saved HF dataset folder")
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=["auto", "jsonl", "json", "csv", "parquet", "hf"])
     sp.add_argument("--map", dest="mapping", metavar="input=COL,output=COL",
                     help="which columns hold the input and the output")
+    sp.add_argument("--labels", metavar="A,B,C",
+                    help="class names, in class order, for a label column of numbers (0 is A)")
+    sp.add_argument("--input-style", choices=["auto", "messy", "clean"], default="auto",
+                    help="what the inputs are: messy (real, as users write them: fitting reads "
+                    "them, corrupt leaves them) or clean (corrupt starts from them); auto: "
+                    "messy for input-only rows, clean for complete ones")
 
     sp = cmd("stats", "counts by status, source and task", task=True)
 
@@ -75,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("id", type=int)
     sp.add_argument("action", choices=["approve", "reject", "reset"])
 
-    sp = cmd("bulk", "approve or reject every example matching the filters, as one undoable batch",
-             task=True)
-    sp.add_argument("action", choices=["approve", "reject", "reset"])
+    sp = cmd("bulk", "approve, reject, reset or delete every example matching the filters, as "
+             "one undoable batch", task=True)
+    sp.add_argument("action", choices=["approve", "reject", "reset", "delete"])
     sp.add_argument("--status", choices=["pending", "approved", "rejected"])
     sp.add_argument("--source", choices=["imported", "teacher", "corrupted"])
     sp.add_argument("--text")
@@ -91,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("delete", "delete examples (undo puts them back)")
     sp.add_argument("ids", type=int, nargs="+")
 
-    cmd("undo", "undo the last review action (repeat to go further back)")
+    sp = cmd("undo", "undo the last action: a review, an edit, a delete, a bulk batch or a "
+             "corrupt batch (repeat to go further back)")
+    sp.add_argument("--batch", type=int, help="undo this batch (its id is in the --json output "
+                    "of bulk, delete and corrupt) instead of the newest action")
     cmd("tasks", "list the tasks")
 
     sp = cmd("add-task", "add a task of your own")
@@ -122,17 +132,19 @@ def _init(s, a):
     results = s.import_samples() if a.sample else []
     data = {"db": str(s.store.path), "tasks": [t.name for t in s.tasks()], "imported": results}
     text = f"store ready: {s.store.path}" + "".join(
-        f"\n  {r['file']}: {r['imported']} imported, {r['skipped_duplicates']} duplicates "
-        f"skipped" for r in results)
+        f"\n  {r['file']}: {r['imported']} imported"
+        + (f", {r['already_imported']} imported before" if r["already_imported"] else "")
+        for r in results)
     return data, text
 
 
 def _import(s, a):
-    from studio.importing import parse_map
+    from studio.importing import describe_import, parse_map
 
-    r = s.import_file(a.path, task=a.task, fmt=a.format, mapping=parse_map(a.mapping))
-    return r, (f"imported {r['imported']} rows into task {r['task']} from {r['file']} "
-               f"({r['skipped_duplicates']} duplicates skipped, {r['input_only']} input-only)")
+    labels = [x.strip() for x in a.labels.split(",")] if a.labels else None
+    r = s.import_file(a.path, task=a.task, fmt=a.format, mapping=parse_map(a.mapping),
+                      labels=labels, input_style=a.input_style)
+    return r, describe_import(r)
 
 
 def _stats(s, a):
@@ -181,6 +193,11 @@ def _bulk(s, a):
         n = s.list(limit=0, **filters)["total"]
         return ({"action": a.action, "matched": n, "changed": 0, "dry_run": True},
                 f"{n} examples match; add --yes to {a.action} them")
+    if a.action == "delete":
+        r = s.delete_matching(**filters)
+        return ({"action": "delete", "matched": r["matched"], "changed": r["deleted"],
+                 "dry_run": False, "batch_id": r.get("batch_id")},
+                f"deleted {r['deleted']} examples (one undo puts them all back)")
     r = s.bulk_review(a.action, **filters)
     return r, f"{a.action}: {r['changed']} changed, {r['skipped']} skipped (one undo reverts it)"
 
@@ -196,9 +213,11 @@ def _delete(s, a):
 
 
 def _undo(s, a):
-    r = s.undo()
-    ids = ", ".join(f"#{i}" for i in r["example_ids"])
-    return r, f"undid {r['undone']} on {ids}"
+    r = s.undo_batch(a.batch) if a.batch is not None else s.undo()
+    ids = r["example_ids"]
+    shown = ", ".join(f"#{i}" for i in ids[:10]) + (f" and {len(ids) - 10} more"
+                                                   if len(ids) > 10 else "")
+    return r, f"undid {r['undone']} on {shown}"
 
 
 def _tasks(s, a):
@@ -219,7 +238,7 @@ def _held_store(args, err) -> tuple[dict, str] | None:
     """jobs and cancel while another process (a running job, the app) holds the store."""
     from pathlib import Path
 
-    from studio.generation import live_progress, request_cancel
+    from studio.job_files import live_progress, request_cancel
     from studio.settings import Settings
 
     db = Settings.from_env(db_path=args.db).db_path

@@ -18,6 +18,9 @@ def add_parsers(cmd) -> None:
                     "profile's name, or a TOML file (default tweet)")
     sp.add_argument("--variants", type=int, default=1, help="messy copies per row (default 1)")
     sp.add_argument("--seed", type=int, default=0, help="variant k uses seed + k (default 0)")
+    sp.add_argument("--inputs", choices=["clean", "messy", "any"], default="clean",
+                    help="which rows' inputs to start from (default clean: teacher-written or "
+                    "imported as clean; the user's real messy inputs only with messy or any)")
     sp.add_argument("--limit", type=int, help="corrupt at most this many rows")
     sp.add_argument("--dry-run", action="store_true", help="count and show, store nothing")
 
@@ -25,8 +28,9 @@ def add_parsers(cmd) -> None:
     src = sp.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", help=TEXT_FILES + "; with 'clean' on every line, the fit sees "
                      "each change directly")
-    src.add_argument("--from-status", choices=STATUSES, metavar="S",
-                     help="the task's imported input-only rows with status S")
+    src.add_argument("--from-status", choices=["any", *STATUSES], metavar="S",
+                     help="the task's real messy inputs (imported as messy, labelled since or "
+                     "not) with status S, or any")
     sp.add_argument("--name", default="fitted", help="store the profile under this name "
                     "(default fitted)")
     sp.add_argument("--out", help="also write the profile as TOML to this file")
@@ -52,15 +56,17 @@ def _corrupt(s, a):
             bar.refresh()
 
     try:
-        r = s.corrupt(task=a.task, profile=a.profile, status=a.status, variants=a.variants,
-                      seed=a.seed, limit=a.limit, dry_run=a.dry_run, on_progress=progress)
+        r = s.corrupt(task=a.task, profile=a.profile, status=a.status, inputs=a.inputs,
+                      variants=a.variants, seed=a.seed, limit=a.limit, dry_run=a.dry_run,
+                      on_progress=progress)
     finally:
         if bar is not None:
             bar.close()
     verb = "would create" if a.dry_run else "created"
     lines = [f"{verb} {r['created']} corrupted rows from {r['parents']} clean rows of "
              f"{r['task']} (profile {r['profile']}, seed {r['seed']}, {r['variants']} per row); "
-             f"{r['unchanged']} came out unchanged and {r['repeated']} repeated an earlier one"]
+             f"{r['unchanged']} came out unchanged and {r['repeated']} repeated an earlier one"
+             + ("" if a.dry_run or not r["created"] else "; `sft-studio undo` removes them")]
     for e in r["examples"]:
         ops = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in e["ops"].items())
         lines.append(f"  from #{e['parent_id']}: {e['input'][:90]}  [{ops}]")
@@ -74,8 +80,10 @@ def _fit_noise(s, a):
         messy, clean = read_texts(a.file)
         where = a.file
     else:
-        messy, clean = s.messy_sample(task=a.task, status=a.from_status), None
-        where = f"{s.task(a.task).name} rows with status {a.from_status}"
+        status = None if a.from_status == "any" else a.from_status
+        messy, clean = s.messy_sample(task=a.task, status=status), None
+        where = f"{s.task(a.task).name}'s real messy inputs" + (
+            f" with status {status}" if status else "")
     profile = s.fit_noise(messy, clean, name=a.name)
     if a.out:
         from pathlib import Path

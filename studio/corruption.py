@@ -19,6 +19,7 @@ from studio.importing import content_hash
 from studio.importing.readers import read_text
 
 MAX_TEXT = 20_000  # characters per text read from a file; longer ones are refused by line
+INPUTS = ("clean", "messy", "any")  # which rows' inputs a batch starts from (by default clean)
 
 
 def resolve_profile(store, spec: str | NoiseProfile | None) -> NoiseProfile:
@@ -81,10 +82,10 @@ def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
     return texts, clean
 
 
-def preview(store, task: str, profile: NoiseProfile, *, status=None, ids=None, seed: int = 0,
-            limit: int = 20) -> list[dict]:
+def preview(store, task: str, profile: NoiseProfile, *, status=None, ids=None,
+            inputs: str = "clean", seed: int = 0, limit: int = 20) -> list[dict]:
     """What `corrupt` would make of the first rows: parent, clean and messy text, operators."""
-    rows = store.clean_rows(task, status=status, ids=ids)
+    rows = store.clean_rows(task, status=status, ids=ids, inputs=inputs)
     if not rows:
         return []
     corrupter = Corrupter.calibrated(profile, [r["input"] for r in rows])
@@ -97,18 +98,24 @@ def preview(store, task: str, profile: NoiseProfile, *, status=None, ids=None, s
 
 
 def corrupt_rows(store, task: str, profile: NoiseProfile, *, status=None, ids=None,
-                 variants: int = 1, seed: int = 0, limit: int | None = None,
-                 dry_run: bool = False, on_progress=None) -> dict:
+                 inputs: str = "clean", variants: int = 1, seed: int = 0,
+                 limit: int | None = None, dry_run: bool = False, on_progress=None,
+                 reviewer: str = "studio") -> dict:
     """Corrupt the inputs of the selected rows `variants` times each (variant k uses seed + k)
-    and store the new rows. A variant that came out unchanged, repeats another, or is already
-    stored is counted and skipped."""
+    and store the new rows as one audited batch (one undo deletes them). A variant that came
+    out unchanged, repeats another, or is already stored is counted and skipped."""
     if variants < 1 or variants > 100:
         raise BadInput(f"variants must be between 1 and 100, got {variants}")
-    rows = store.clean_rows(task, status=status, ids=ids, limit=limit)
+    rows = store.clean_rows(task, status=status, ids=ids, limit=limit, inputs=inputs)
     if not rows:
-        raise NotFound(f"no complete rows to corrupt in task {task!r}"
+        which = {"clean": "with a clean input ", "messy": "with a messy input "}.get(
+            inputs if ids is None else "", "")
+        raise NotFound(f"no complete rows {which}to corrupt in task {task!r}"
                        + (f" with status {status!r}" if status else "")
-                       + ": corruption needs rows with an output")
+                       + ": corruption needs rows with an output"
+                       + ("; the user's real messy inputs are left alone unless asked for "
+                          "(inputs any, or pick rows by id)" if which and inputs == "clean"
+                          else ""))
     corrupter = Corrupter.calibrated(profile, [r["input"] for r in rows])
     seen = store.corrupted_children([r["id"] for r in rows])
     name = profile.name if dry_run else profile_ref(store, profile)
@@ -126,6 +133,7 @@ def corrupt_rows(store, task: str, profile: NoiseProfile, *, status=None, ids=No
             mine.add(c.text)
             new.append({"task": task, "input": c.text, "output": r["output"],
                         "source": "corrupted", "parent_id": r["id"], "status": "pending",
+                        "input_style": "messy",
                         "content_hash": content_hash(task, c.text, r["output"]),
                         "meta": {"profile": name, "seed": seed + k, "variant": k, "ops": c.ops}})
         if on_progress:
@@ -133,9 +141,17 @@ def corrupt_rows(store, task: str, profile: NoiseProfile, *, status=None, ids=No
     stored = store.existing_hashes([r["content_hash"] for r in new])
     fresh = [r for r in new if r["content_hash"] not in stored]
     repeated += len(new) - len(fresh)
-    ids_out = [] if dry_run else store.insert_examples(fresh)
+    ids_out, batch = [], None
+    if not dry_run and fresh:
+        with store.transaction():
+            ids_out = store.insert_examples(fresh)
+            batch = store.new_batch_id()
+            store.append_reviews(ids_out, reviewer, "add", [None] * len(ids_out),
+                                 [{"source": "corrupted", "parent_id": r["parent_id"]}
+                                  for r in fresh], batch_id=batch)
     return {"task": task, "profile": name, "parents": len(rows), "variants": variants,
             "seed": seed, "dry_run": dry_run, "created": len(fresh), "unchanged": unchanged,
+            "inputs": inputs if ids is None else "picked", "batch_id": batch,
             "repeated": repeated, "ids": ids_out,
             "examples": [{"parent_id": r["parent_id"], "input": r["input"],
                           "ops": r["meta"]["ops"]} for r in fresh[:5]]}

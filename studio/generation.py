@@ -18,56 +18,16 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from studio.importing import content_hash
+from studio.job_files import mark_running, release, sidecar_dir
 from studio.journal import Journal
 from studio.journal import fold as fold_journal
 
 MODES = ("outputs", "inputs", "both")
 FLUSH_SECONDS = 1.0  # results are in the store this long after they arrive (answers are
 #                     durable at once, in the journal)
-_RUNNING: set[tuple[str, int]] = set()  # (store path, job id) running in this process
 _STOP = object()
-
-
-def sidecar_dir(db_path: Path) -> Path:
-    return Path(f"{db_path}.jobs")
-
-
-def request_cancel(db_path: Path, job_id: int) -> Path:
-    d = sidecar_dir(db_path)
-    d.mkdir(parents=True, exist_ok=True)
-    flag = d / f"{job_id}.cancel"
-    flag.write_text(str(time.time()))
-    return flag
-
-
-def live_progress(db_path: Path) -> list[dict]:
-    """Progress files of jobs running in another process (read while the store is held)."""
-    out = []
-    for f in sorted(sidecar_dir(db_path).glob("*.json")):
-        try:
-            out.append(json.loads(f.read_text()))
-        except (OSError, ValueError):
-            continue  # being replaced right now
-    return out
-
-
-def _key(db_path: Path, job_id: int) -> tuple[str, int]:
-    return str(Path(db_path).resolve()), job_id
-
-
-def is_running_here(db_path: Path, job_id: int) -> bool:
-    return _key(db_path, job_id) in _RUNNING
-
-
-def mark_running(db_path: Path, job_id: int) -> None:
-    _RUNNING.add(_key(db_path, job_id))
-
-
-def release(db_path: Path, job_id: int) -> None:
-    _RUNNING.discard(_key(db_path, job_id))
 
 
 @dataclass
@@ -123,6 +83,7 @@ class Writer(threading.Thread):
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.error: Exception | None = None
         self.cancel_requested = threading.Event()
+        self._wake = threading.Event()  # set by stop(): flush now
         db = studio.store.path
         self.progress_file = sidecar_dir(db) / f"{job['id']}.json"
         self.cancel_file = sidecar_dir(db) / f"{job['id']}.cancel"
@@ -149,21 +110,14 @@ class Writer(threading.Thread):
 
     def stop(self) -> None:
         self.queue.put(_STOP)
+        self._wake.set()
         self.join()
 
     def run(self) -> None:
         last = time.monotonic()
         while True:
-            batch, stop, drained = [], False, False
             self.journal.rotate()
-            try:
-                batch.append(self.queue.get(timeout=FLUSH_SECONDS))
-                while len(batch) < 5000:
-                    batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                drained = True
-            if _STOP in batch:
-                batch, stop = [b for b in batch if b is not _STOP], True
+            batch, stop, drained = self._gather(last + FLUSH_SECONDS)
             now = time.monotonic()
             if self.error is None:
                 try:
@@ -178,6 +132,25 @@ class Writer(threading.Thread):
                 self.cancel_requested.set()
             if stop:
                 return
+
+    def _gather(self, deadline: float) -> tuple[list, bool, bool]:
+        """Sleeps until `deadline` (or the stop), then takes what is queued: one transaction a
+        second however fast answers come, and no wake-up per answer (a flush, or a wake-up, per
+        arrival cost the event loop more than the answers did). Returns (batch, stop, drained):
+        drained when the queue was emptied, so every answer journalled before this batch's
+        rotation is in it."""
+        self._wake.wait(max(0.0, deadline - time.monotonic()))
+        batch, stop = [], False
+        try:
+            while len(batch) < 5000:
+                got = self.queue.get_nowait()
+                if got is _STOP:
+                    stop = True
+                else:
+                    batch.append(got)
+        except queue.Empty:
+            return batch, stop, True
+        return batch, stop, False
 
     def _flush(self, batch: list, seconds: float) -> None:
         calls, new_rows, outputs, items = [], [], [], []
@@ -223,7 +196,8 @@ class Writer(threading.Thread):
         elif r["status"] == "done" or r.get("keep_input"):
             output = self.task.check_output(r.get("output"))
             new_rows.append({"task": task, "input": r["input"], "output": output,
-                             "source": "teacher", "parent_id": r.get("parent_id"), "meta": meta,
+                             "source": "teacher", "input_style": "clean",
+                             "parent_id": r.get("parent_id"), "meta": meta,
                              "content_hash": content_hash(task, r["input"], output)})
             item["new_row"] = True
             if r.get("keep_input"):
@@ -304,8 +278,7 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
     from generators.teacher import run_sync
 
     store, job_id = studio.store, job["id"]
-    key = _key(store.path, job_id)
-    _RUNNING.add(key)
+    mark_running(store.path, job_id)
     status, error, writer, formats = "failed", None, None, {}
     try:
         writer, items, budget, recipe = _prepare(studio, job, teacher_config, on_progress)
@@ -331,7 +304,7 @@ def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress
         # The end is stored before the job stops counting as running here, so nobody can take
         # it for a job whose process died in between (and mark it interrupted).
         store.update_job(job_id, end)
-        _RUNNING.discard(key)
+        release(store.path, job_id)
     return store.get_job(job_id)
 
 

@@ -94,7 +94,7 @@ class GenerationMixin:
                 budget_usd: float | None = None, refresh: bool = False) -> dict:
         """Run or resume a job in this thread until it ends; returns the job. `refresh` asks
         every question again instead of reusing stored answers."""
-        from studio import generation
+        from studio import generation, job_files
 
         if job_id not in self._claimed:
             self.claim_job(job_id)
@@ -113,13 +113,13 @@ class GenerationMixin:
         finally:
             self._stops.pop(job_id, None)
             self._claimed.discard(job_id)
-            generation.release(self.store.path, job_id)
+            job_files.release(self.store.path, job_id)
 
     def check_resumable(self, job_id: int) -> dict:
-        from studio import generation
+        from studio import job_files
 
         job = self.job(job_id)
-        if job_id in self._claimed or generation.is_running_here(self.store.path, job_id):
+        if job_id in self._claimed or job_files.is_running_here(self.store.path, job_id):
             raise Conflict(f"job {job_id} is running already")
         if job["status"] == "completed" and job["remaining"] == 0 and job["failed"] == 0:
             raise Conflict(f"job {job_id} is complete; nothing left to do")
@@ -128,10 +128,10 @@ class GenerationMixin:
     def claim_job(self, job_id: int) -> dict:
         """Mark a job as running in this process before its thread starts, so that nobody
         takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
-        from studio import generation
+        from studio import job_files
 
         self.check_resumable(job_id)
-        generation.mark_running(self.store.path, job_id)
+        job_files.mark_running(self.store.path, job_id)
         self._claimed.add(job_id)
         self._stops[job_id] = threading.Event()
         self.store.update_job(job_id, {"status": "running", "pid": os.getpid(), "error": None,
@@ -158,9 +158,9 @@ class GenerationMixin:
     def live_job_note(self, job_id: int) -> str | None:
         """A running job's word on its endpoints (structured output in use, endpoints dropped),
         from its progress file."""
-        from studio import generation
+        from studio import job_files
 
-        return next((p.get("note") for p in generation.live_progress(self.store.path)
+        return next((p.get("note") for p in job_files.live_progress(self.store.path)
                      if p.get("job_id") == job_id), None)
 
     def check_teacher(self, teacher) -> list[dict]:
@@ -206,9 +206,9 @@ class GenerationMixin:
         lets one process hold the file, its process is gone. A job of this process is running
         here from its claim until its end is stored, and the mark only changes a job that is
         still `running` when it is written, so a job ending right now is never marked."""
-        from studio import generation
+        from studio import job_files
 
         for j in self.store.running_jobs():
-            if not generation.is_running_here(self.store.path, j["id"]):
+            if not job_files.is_running_here(self.store.path, j["id"]):
                 self.store.mark_job_interrupted(
                     j["id"], f"process {j['pid']} stopped while the job ran; resume it to go on")

@@ -19,13 +19,13 @@ from studio.tasks import BUILTIN_TASKS, Task
 from studio.training.service import TrainingMixin
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
-SAMPLE_FILES = {  # file -> task
-    "tweets_clean.jsonl": "tweet-summary",
-    "tweets_messy.jsonl": "tweet-summary",
-    "tweets_drafts.jsonl": "tweet-summary",
-    "support.jsonl": "support-answer",
-    "sentiment.jsonl": "sentiment",
-    "products.jsonl": "product-description",
+SAMPLE_FILES = {  # file -> (task, its inputs' style)
+    "tweets_clean.jsonl": ("tweet-summary", "clean"),
+    "tweets_messy.jsonl": ("tweet-summary", "messy"),
+    "tweets_drafts.jsonl": ("tweet-summary", "messy"),  # real drafts, summarised
+    "support.jsonl": ("support-answer", "clean"),
+    "sentiment.jsonl": ("sentiment", "clean"),
+    "products.jsonl": ("product-description", "clean"),
 }
 ACTIONS = {"approve": "approved", "reject": "rejected", "reset": "pending"}
 ORDERS = ("id", "uncertainty")
@@ -95,24 +95,59 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
     # -- import ----------------------------------------------------------------------------
 
     def import_file(self, path: str | Path, *, task: str | None = None, fmt: str = "auto",
-                    mapping: dict | None = None) -> dict:
-        """Import every row of a file or nothing. Exact duplicates (in the file or already
-        stored) are skipped and counted."""
-        plan = plan_import(path, self.task(task), fmt=fmt, mapping=mapping)
+                    mapping: dict | None = None, name: str | None = None,
+                    labels: list[str] | None = None, input_style: str = "auto",
+                    reviewer: str | None = None) -> dict:
+        """Import every row of a file or nothing, never a second copy of the user's data:
+        a file row imported before (even if that row was edited or labelled since), an exact
+        duplicate, or an input-only row whose input is stored already is skipped; a labelled
+        row whose input waits as an input-only row fills that row (audited, undoable) instead
+        of adding a copy beside it. See `plan_import` for `name`, `labels` and `input_style`."""
+        plan = plan_import(path, self.task(task), fmt=fmt, mapping=mapping, name=name,
+                           labels=labels, input_style=input_style)
         with self.store.transaction():
-            stored = self.store.existing_hashes([r["content_hash"] for r in plan.rows])
-            new = [r for r in plan.rows if r["content_hash"] not in stored]
+            hashes = [r["content_hash"] for r in plan.rows]
+            before = self.store.imported_keys(plan.task, hashes)
+            stored = before | self.store.existing_hashes(hashes)
+            rest = [r for r in plan.rows if r["content_hash"] not in stored]
+            waiting = self.store.stored_inputs(plan.task, [r["input"] for r in rest])
+            new, fills = [], []
+            for r in rest:
+                if r["input"] not in waiting:
+                    new.append(r)
+                elif r["output"] is not None and waiting[r["input"]] is not None:
+                    fills.append((waiting[r["input"]], r))
+                    waiting[r["input"]] = None  # filled: a second label adds a row
+                elif r["output"] is not None:
+                    new.append(r)  # another output for a stored input: a row of its own
             self.store.insert_examples(new)
+            for example_id, r in fills:
+                self._fill_from_import(example_id, r, reviewer or self.settings.reviewer)
         return {
             "file": plan.file,
-            "imported": len(new),
-            "skipped_duplicates": plan.duplicates_in_file + len(plan.rows) - len(new),
-            "input_only": sum(r["output"] is None for r in new),
             "task": plan.task,
+            "imported": len(new),
+            "filled": len(fills),
+            "already_imported": len(before),
+            "skipped_duplicates": plan.duplicates_in_file + len(plan.rows) - len(new) - len(fills),
+            "input_only": sum(r["output"] is None for r in new),
+            "messy": sum(r["input_style"] == "messy" for r in new),
+            "clean": sum(r["input_style"] == "clean" for r in new),
+            "unused_columns": plan.unused_columns,
         }
 
+    def _fill_from_import(self, example_id: int, row: dict, reviewer: str) -> None:
+        current = self.get(example_id)
+        fields = {"output": row["output"], "content_hash": row["content_hash"],
+                  "import_keys": [*(current["import_keys"] or []), row["content_hash"]]}
+        self.store.update_example(example_id, fields)
+        self.store.append_review(example_id, reviewer, "edit",
+                                 {k: current[k] for k in fields}, fields)
+
     def import_samples(self) -> list[dict]:
-        return [self.import_file(SAMPLE_DIR / f, task=t) for f, t in SAMPLE_FILES.items()]
+        """The bundled sample data; a file imported before adds nothing (import identity)."""
+        return [self.import_file(SAMPLE_DIR / f, task=t, input_style=style, name=f)
+                for f, (t, style) in SAMPLE_FILES.items()]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -133,6 +168,7 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
             limit=limit, offset=offset, order_by=order_by, descending=descending)
         for r in rows:
             r.pop("content_hash", None)
+            r.pop("import_keys", None)
         return {"total": total, "rows": rows}
 
     def get(self, example_id: int) -> dict:
@@ -238,7 +274,7 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
             return self.get(example_id)
 
     def delete(self, ids: list[int], *, reviewer: str | None = None) -> dict:
-        """Delete examples; the audit keeps each whole row so undo can put it back."""
+        """Delete examples; the audit keeps each whole row so one undo puts them all back."""
         reviewer = reviewer or self.settings.reviewer
         with self.store.transaction():
             rows = self.store.get_examples(ids)
@@ -246,10 +282,21 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
             if missing:
                 raise NotFound(f"no example with id {', '.join(map(str, missing))}")
             batch = self.store.new_batch_id() if len(rows) > 1 else None
-            for row in rows:
-                self.store.append_review(row["id"], reviewer, "delete", row, None, batch_id=batch)
+            self.store.append_reviews([r["id"] for r in rows], reviewer, "delete", rows,
+                                      [None] * len(rows), batch_id=batch)
             self.store.delete_examples(ids)
-        return {"deleted": [r["id"] for r in rows]}
+        return {"deleted": [r["id"] for r in rows], "batch_id": batch}
+
+    def delete_matching(self, *, dry_run: bool = False, reviewer: str | None = None,
+                        **filters) -> dict:
+        """Delete every example matching the filters (task, status, source, text,
+        input_only) as one batch that one undo puts back; with `dry_run`, only count them."""
+        ids = self.store.matching_ids(**filters)
+        if dry_run or not ids:
+            return {"matched": len(ids), "deleted": 0, "dry_run": dry_run}
+        r = self.delete(ids, reviewer=reviewer)
+        return {"matched": len(ids), "deleted": len(ids), "dry_run": False,
+                "batch_id": r["batch_id"]}
 
     def undo(self, *, reviewer: str | None = None) -> dict:
         """Revert the newest action not yet undone (a whole batch at once). With `reviewer`,
@@ -263,23 +310,39 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
                 "reviewer": actions[0]["reviewer"]}
 
+    def undo_batch(self, batch_id: int, *, reviewer: str | None = None) -> dict:
+        """Revert one batch (a bulk delete, a corrupt batch, a bulk review), whole."""
+        with self.store.transaction():
+            actions = self.store.batch_reviews(batch_id)
+            if not actions:
+                raise Conflict(f"batch {batch_id} has nothing left to undo")
+            self._revert(actions, reviewer or self.settings.reviewer)
+        return {"undone": actions[0]["action"], "batch_id": batch_id,
+                "example_ids": sorted(a["example_id"] for a in actions)}
+
     def _revert(self, actions: list[dict], by: str) -> None:
         """Undo audited actions (one action, or a whole batch), refusing if a later action on
         one of the rows, outside the batch, would be lost."""
         with self.store.transaction():
+            later = self.store.changed_after_any(actions)
+            if later:
+                act = next(a for a in actions if a["id"] == later["after_action"])
+                raise Conflict(
+                    f"example {act['example_id']} was changed by {later['reviewer']} "
+                    f"({later['action']}) after this {act['action']}; undo that first")
+            added = [a["example_id"] for a in actions if a["action"] == "add"]
+            if added:  # rows the studio made (a corrupt batch)
+                self.store.delete_examples(added)
             for act in actions:
-                later = self.store.changed_after(act["example_id"], act["id"])
-                if later and (act["batch_id"] is None or later["batch_id"] != act["batch_id"]):
-                    raise Conflict(
-                        f"example {act['example_id']} was changed by {later['reviewer']} "
-                        f"({later['action']}) after this {act['action']}; undo that first")
                 if act["action"] == "delete":
                     self.store.restore_example(act["before"])
-                else:
+                elif act["action"] != "add":
                     self.store.update_example(act["example_id"], act["before"])
-                self.store.append_review(act["example_id"], by, "undo", act["after"],
-                                         act["before"], undoes=act["id"],
-                                         batch_id=act.get("batch_id"))
+            self.store.append_reviews([a["example_id"] for a in actions], by, "undo",
+                                      [a["after"] for a in actions],
+                                      [a["before"] for a in actions],
+                                      batch_id=actions[0].get("batch_id"),
+                                      undoes=[a["id"] for a in actions])
 
     # -- corruption ------------------------------------------------------------------------
 
@@ -306,9 +369,10 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         return profile.name
 
     def messy_sample(self, *, task: str | None = None, status: str | None = None,
-                     input_only: bool = True, limit: int = 500) -> list[str]:
-        """The task's real (imported) inputs, to fit a profile on or compare against."""
-        return self.store.messy_texts(self.task(task).name, status, input_only, limit)
+                     limit: int = 500) -> list[str]:
+        """The task's real messy inputs (imported as messy, labelled since or not), to fit a
+        profile on or compare against."""
+        return self.store.messy_texts(self.task(task).name, status, limit)
 
     def fit_noise(self, messy: list[str], clean: list[str] | None = None, *,
                   name: str = "fitted", save: bool = True):
@@ -325,21 +389,27 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         return profile
 
     def corrupt_preview(self, *, task: str | None = None, profile=None, status: str | None = None,
-                        seed: int = 0, limit: int = 20) -> list[dict]:
+                        inputs: str = "clean", seed: int = 0, limit: int = 20) -> list[dict]:
         from studio.corruption import preview
 
         return preview(self.store, self.task(task).name, self.noise_profile(profile),
-                       status=status, seed=seed, limit=limit)
+                       status=status, inputs=inputs, seed=seed, limit=limit)
 
     def corrupt(self, *, task: str | None = None, profile=None, status: str | None = None,
-                ids: list[int] | None = None, variants: int = 1, seed: int = 0,
-                limit: int | None = None, dry_run: bool = False, on_progress=None) -> dict:
+                ids: list[int] | None = None, inputs: str = "clean", variants: int = 1,
+                seed: int = 0, limit: int | None = None, dry_run: bool = False,
+                on_progress=None, reviewer: str | None = None) -> dict:
         """Corrupt the inputs of a task's complete rows into new pending rows (source
-        `corrupted`, parent = the clean row, output = its output)."""
-        from studio.corruption import corrupt_rows
+        `corrupted`, parent = the clean row, output = its output). By default only rows whose
+        input is clean; `inputs="any"` (or "messy"), or `ids`, reach the user's real messy
+        inputs too. One undo removes the batch."""
+        from studio.corruption import INPUTS, corrupt_rows
 
         if status is not None and status not in STATUSES:
             raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        if inputs not in INPUTS:
+            raise BadInput(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
         return corrupt_rows(self.store, self.task(task).name, self.noise_profile(profile),
-                            status=status, ids=ids, variants=variants, seed=seed, limit=limit,
-                            dry_run=dry_run, on_progress=on_progress)
+                            status=status, ids=ids, inputs=inputs, variants=variants, seed=seed,
+                            limit=limit, dry_run=dry_run, on_progress=on_progress,
+                            reviewer=reviewer or self.settings.reviewer)

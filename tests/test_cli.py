@@ -10,7 +10,7 @@ from conftest import ROOT, run_cli, write_jsonl
 
 ROW_KEYS = {"id", "task", "input", "output", "source", "status", "parent_id", "duplicate_of",
             "similarity", "cluster_id", "duplicate_kind", "split", "scores", "meta", "created_at",
-            "updated_at"}
+            "updated_at", "input_style"}
 
 
 def j(result):
@@ -38,10 +38,13 @@ def test_init_sample_then_stats_shape(cli):
 
 def test_import_list_review_edit_delete_undo(cli, tmp_path):
     f = write_jsonl(tmp_path / "x.jsonl", [{"input": "a tweet", "output": "a summary"},
-                                           {"input": "a tweet"}, {"input": "a tweet"}])
-    assert j(cli("import", f, "--json")) == {"file": str(f), "imported": 2,
-                                              "skipped_duplicates": 1, "input_only": 1,
-                                              "task": "tweet-summary"}
+                                           {"input": "another tweet"}, {"input": "another tweet"},
+                                           {"input": "a tweet"}])
+    # the last row adds nothing: the file labels that input
+    assert j(cli("import", f, "--json")) == {"file": str(f), "imported": 2, "filled": 0,
+                                              "already_imported": 0, "skipped_duplicates": 2,
+                                              "input_only": 1, "messy": 1, "clean": 1,
+                                              "unused_columns": [], "task": "tweet-summary"}
     listing = j(cli("list", "--json"))
     assert listing["total"] == 2 and [r["id"] for r in listing["rows"]] == [1, 2]
     row = listing["rows"][0]
@@ -54,7 +57,7 @@ def test_import_list_review_edit_delete_undo(cli, tmp_path):
     assert code == 1 and "no output yet" in err and len(err.strip().splitlines()) == 1
     assert j(cli("edit", 2, "--output", "now summarised", "--json"))["output"] == "now summarised"
     assert j(cli("list", "--status", "approved", "--json"))["total"] == 1
-    assert j(cli("delete", 1, "--json")) == {"deleted": [1]}
+    assert j(cli("delete", 1, "--json")) == {"deleted": [1], "batch_id": None}
     assert j(cli("undo", "--json"))["undone"] == "delete"
     assert j(cli("undo", "--json"))["undone"] == "edit"
     assert j(cli("undo", "--json"))["undone"] == "approve"

@@ -203,7 +203,7 @@ def _cli(db, *args, env=None, **kw):
 
 
 def _wait_progress(db, at_least: int, proc, timeout=60) -> dict:
-    from studio.generation import live_progress
+    from studio.job_files import live_progress
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -224,13 +224,17 @@ def test_sigkill_then_resume_never_asks_a_stored_answer_again(db, server):
     kill_at = random.Random().randint(5, 100)
     print("killing after", kill_at, "done")
     env = {"OPENAI_BASE_URL": srv.url, "OPENAI_MODEL": "teacher-test"}
-    proc = _cli(db, "generate", "--mode", "inputs", "--n", 150, "--concurrency", 4, env=env)
+    proc = _cli(db, "generate", "--mode", "inputs", "--n", 400, "--concurrency", 4, env=env)
     _wait_progress(db, kill_at, proc)
     held = subprocess.run([sys.executable, "-m", "studio", "--db", str(db), "jobs", "--json"],
                           capture_output=True, text=True, cwd=ROOT)
     assert held.returncode == 0 and json.loads(held.stdout)["jobs"][0]["status"] == "running"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    from studio.job_files import live_progress, sidecar_dir
+
+    assert list(sidecar_dir(db).glob("1.json"))  # the killed run's progress file stays,
+    assert live_progress(db) == []  # but a dead process's job is not shown as running
 
     with Studio.open(db) as s:
         job = s.job(1)
@@ -245,7 +249,7 @@ def test_sigkill_then_resume_never_asks_a_stored_answer_again(db, server):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     result = json.loads(out)
-    assert (result["status"], result["done"] + result["failed"]) == ("completed", 150)
+    assert (result["status"], result["done"] + result["failed"]) == ("completed", 400)
     for h, r in stored.items():  # stored answers: never requested again
         assert srv.counts[prompt_hash(r["messages"])] == asked[h]
     with Studio.open(db) as s:

@@ -2,8 +2,9 @@
 cosine >= threshold), grouped into clusters around one canonical row each.
 
 The rule, deterministic and explainable:
-1. Rows are ranked: pinned by a person first, then approved, pending, rejected; rows with an
-   output before input-only ones; higher quality score; older; lower id.
+1. Rows are ranked: pinned by a person first, then the user's real rows (imported) before
+   synthetic ones (teacher-written or corrupted copies), then approved, pending, rejected; rows
+   with an output before input-only ones; higher quality score; older; lower id.
 2. In rank order, a row nobody has claimed becomes canonical and claims every unclaimed row that
    duplicates it, except rows of its own family (one seed and everything generated or corrupted
    from it) and pinned rows. So every duplicate points at a canonical row, never at another
@@ -70,8 +71,9 @@ def rank_order(rows: dict[str, np.ndarray]) -> np.ndarray:
         status[rows["status"] == name] = rank
     score = np.asarray(rows["score"], dtype=np.float64)
     score_key = np.where(np.isnan(score), np.inf, -score)
+    real = rows.get("real", np.zeros(len(rows["id"]), bool))
     return np.lexsort((rows["id"], rows["created"], score_key, ~rows["has_output"].astype(bool),
-                       status, ~rows["pinned"].astype(bool)))
+                       status, ~np.asarray(real).astype(bool), ~rows["pinned"].astype(bool)))
 
 
 def families(ids: np.ndarray, parents: np.ndarray) -> np.ndarray:

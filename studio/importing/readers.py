@@ -1,6 +1,10 @@
 """Read a file into (where, record) pairs, where `where` says FILE:LINE (or the row) for messages.
 
 Readers check the container (encoding, JSON syntax, columns present); shapes.py checks the rows.
+Messages name the file as the user knows it (`name`: the app passes the name of the file picked,
+not the path of its temporary copy). Class names of integer label columns come from the file
+where it has them: a saved Hugging Face dataset's `ClassLabel` features, or the Hugging Face
+metadata a Parquet file written by `datasets` carries.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
         return "hf"
     if path.suffix.lower() in _EXT:
         return _EXT[path.suffix.lower()]
-    head = _read_bytes(path)[:4096].lstrip()
+    head = _read_bytes(path, str(path))[:4096].lstrip()
     if head[:1] == b"[":
         return "json"
     if head[:1] == b"{":
@@ -36,46 +40,51 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
     raise BadInput(f"{path}: cannot tell the format from the name or the content; pass --format")
 
 
-def read_records(path: Path, fmt: str) -> Records:
+def read_records(path: Path, fmt: str, name: str | None = None) -> tuple[Records, dict]:
+    """(records, class names by column) of a file; `name` is how messages call it."""
+    name = name or str(path)
     if fmt == "hf":
-        return _read_hf(path)
+        return _read_hf(path, name)
     if not path.exists():
-        raise BadInput(f"{path}: no such file")
+        raise BadInput(f"{name}: no such file")
     if path.is_dir():
-        raise BadInput(f"{path} is a folder; only a saved Hugging Face dataset can be a folder "
+        raise BadInput(f"{name} is a folder; only a saved Hugging Face dataset can be a folder "
                        "(--format hf)")
     if fmt == "parquet":
-        return _read_parquet(path)
-    text = read_text(path)
-    return {"jsonl": _read_jsonl, "json": _read_json, "csv": _read_csv}[fmt](path, text)
+        return _read_parquet(path, name)
+    text = read_text(path, name)
+    if fmt == "csv":
+        return _read_csv(name, text, tab=path.suffix.lower() == ".tsv"), {}
+    return {"jsonl": _read_jsonl, "json": _read_json}[fmt](name, text), {}
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, name: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
+        raise BadInput(f"{name}: no such file") from None
     except OSError as e:
-        raise BadInput(f"{path}: cannot read ({e.strerror})") from None
+        raise BadInput(f"{name}: cannot read ({e.strerror})") from None
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, name: str | None = None) -> str:
     """A text file's contents, refused with FILE[:LINE] when missing, empty, binary or not
     UTF-8."""
-    data = _read_bytes(path)
+    name = name or str(path)
+    data = _read_bytes(path, name)
     if not data.strip():
-        raise BadInput(f"{path}: the file is empty")
+        raise BadInput(f"{name}: the file is empty")
     if b"\x00" in data[:8192]:
-        raise BadInput(f"{path}: looks like a binary file (NUL bytes), not text")
+        raise BadInput(f"{name}: looks like a binary file (NUL bytes), not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise BadInput(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); save the file "
+        raise BadInput(f"{name}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); save the file "
                        "as UTF-8") from None
 
 
-def _read_jsonl(path: Path, text: str) -> Records:
+def _read_jsonl(path: str, text: str) -> Records:
     out: Records = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -87,7 +96,7 @@ def _read_jsonl(path: Path, text: str) -> Records:
     return out
 
 
-def _read_json(path: Path, text: str) -> Records:
+def _read_json(path: str, text: str) -> Records:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -106,7 +115,7 @@ def _read_json(path: Path, text: str) -> Records:
     return list(zip(_item_lines(path, text, len(data)), data))
 
 
-def _item_lines(path: Path, text: str, count: int) -> list[str]:
+def _item_lines(path: str, text: str, count: int) -> list[str]:
     """FILE:LINE for each item of a top-level array, by walking the text once."""
     dec = json.JSONDecoder()
     where, i, line, last = [], text.index("[") + 1, 1, 0
@@ -120,16 +129,22 @@ def _item_lines(path: Path, text: str, count: int) -> list[str]:
     return where
 
 
-def _read_csv(path: Path, text: str) -> Records:
-    dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+def _read_csv(path: str, text: str, tab: bool = False) -> Records:
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect="excel-tab" if tab else "excel")
     if not reader.fieldnames or not any(f and f.strip() for f in reader.fieldnames):
         raise BadInput(f"{path}:1: no header row")
+    width = len(reader.fieldnames)
     out: Records = []
     try:
         for n, row in enumerate(reader, 1):
             if None in row:
-                raise BadInput(f"{path}:{reader.line_num} (row {n}): more cells than the header has")
+                raise BadInput(f"{path}:{reader.line_num} (row {n}): more cells than the header "
+                               f"has ({width})")
+            if any(v is None for v in row.values()):  # DictReader fills a short row with None
+                have = sum(v is not None for v in row.values())
+                raise BadInput(f"{path}:{reader.line_num} (row {n}): {have} cells where the "
+                               f"header has {width}; a short row is refused, not read as blank "
+                               "cells")
             out.append((f"{path}:{reader.line_num} (row {n})", row))
     except csv.Error as e:
         raise BadInput(f"{path}:{reader.line_num}: malformed CSV ({e})") from None
@@ -138,38 +153,57 @@ def _read_csv(path: Path, text: str) -> Records:
     return out
 
 
-def _read_parquet(path: Path) -> Records:
+def _read_parquet(path: Path, name: str) -> tuple[Records, dict]:
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except Exception as e:
-        raise BadInput(f"{path}: not a readable Parquet file ({e})") from None
+        raise BadInput(f"{name}: not a readable Parquet file ({e})") from None
     if table.num_rows == 0:
-        raise BadInput(f"{path}: the file has no rows")
-    return [(f"{path}: row {n}", r) for n, r in enumerate(table.to_pylist(), 1)]
+        raise BadInput(f"{name}: the file has no rows")
+    return ([(f"{name}: row {n}", r) for n, r in enumerate(table.to_pylist(), 1)],
+            _parquet_class_names(table.schema.metadata or {}))
 
 
-def _read_hf(path: Path) -> Records:
+def _parquet_class_names(metadata: dict) -> dict[str, list[str]]:
+    """ClassLabel names from the `huggingface` metadata `datasets` writes into Parquet."""
+    try:
+        info = json.loads(metadata[b"huggingface"])
+        features = info.get("info", {}).get("features", {})
+    except (KeyError, ValueError, AttributeError):
+        return {}
+    return {col: list(f["names"]) for col, f in features.items()
+            if isinstance(f, dict) and f.get("_type") == "ClassLabel" and f.get("names")}
+
+
+def _read_hf(path: Path, name: str) -> tuple[Records, dict]:
     try:
         import datasets
     except ImportError:
         raise BadInput("reading Hugging Face datasets needs the `datasets` package") from None
+    if not path.exists():  # never a download: a saved dataset is a folder on this machine
+        raise BadInput(f"{name}: no such folder; a Hugging Face dataset is imported from the "
+                       "folder `save_to_disk` wrote (download it with `datasets` first)")
     try:
-        if path.exists():
+        try:
             ds = datasets.load_from_disk(str(path))
-        else:
+        except FileNotFoundError:  # a dataset folder (data/*.parquet, README.md), as exported
             ds = datasets.load_dataset(str(path))
     except FileNotFoundError as e:
-        raise BadInput(f"{path}: not a saved Hugging Face dataset ({e})") from None
+        raise BadInput(f"{name}: not a saved Hugging Face dataset ({e})") from None
     except Exception as e:
-        raise BadInput(f"{path}: cannot load the Hugging Face dataset ({type(e).__name__}: {e})"
+        raise BadInput(f"{name}: cannot load the Hugging Face dataset ({type(e).__name__}: {e})"
                        ) from None
     splits = ds.items() if isinstance(ds, dict) else [(None, ds)]
     out: Records = []
+    names: dict[str, list[str]] = {}
     for split, part in splits:
-        label = f"{path} [{split}]" if split else str(path)
+        label = f"{name} [{split}]" if split else name
+        for col, feature in part.features.items():
+            if isinstance(feature, datasets.ClassLabel) and feature.names:
+                names[col] = list(feature.names)
         out += [(f"{label}: row {n}", r) for n, r in enumerate(part, 1)]
     if not out:
-        raise BadInput(f"{path}: the dataset has no rows")
-    return out
+        raise BadInput(f"{name}: the dataset has no rows")
+    return out, names

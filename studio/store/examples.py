@@ -11,11 +11,12 @@ SOURCES = ("imported", "teacher", "corrupted")
 COLUMNS = (
     "id", "task", "input", "output", "source", "parent_id", "status", "duplicate_of",
     "similarity", "cluster_id", "split", "content_hash", "created_at", "updated_at", "meta",
-    "duplicate_kind",
+    "duplicate_kind", "import_keys", "input_style",
 )
+INPUT_STYLES = ("messy", "clean")
 SORTABLE = {"id", "task", "source", "status", "created_at", "updated_at", "similarity"}
 EDITABLE = {"input", "output", "status", "content_hash", "meta", "duplicate_of", "similarity",
-            "cluster_id", "split", "parent_id", "duplicate_kind"}
+            "cluster_id", "split", "parent_id", "duplicate_kind", "import_keys", "input_style"}
 
 
 def _where(task=None, status=None, source=None, text=None, input_only=None, ids=None):
@@ -46,10 +47,35 @@ class ExamplesMixin:
                           "WHERE content_hash IN (SELECT h FROM _incoming_hashes)")
         return {r[0] for r in rows}
 
+    def imported_keys(self, task: str, keys: list[str]) -> set[str]:
+        """Which of these file-row hashes a row of the task was imported or filled from."""
+        if not keys:
+            return set()
+        import pyarrow as pa
+
+        rows = self._scan("_incoming_keys", pa.table({"k": keys}),
+                          "SELECT DISTINCT k FROM (SELECT unnest(import_keys) AS k FROM examples "
+                          "WHERE task = ? AND import_keys IS NOT NULL) "
+                          "WHERE k IN (SELECT k FROM _incoming_keys)", [task])
+        return {r[0] for r in rows}
+
+    def stored_inputs(self, task: str, inputs: list[str]) -> dict[str, int | None]:
+        """Which of these inputs the task has: input -> its oldest input-only row's id (None
+        when every row with that input has an output)."""
+        if not inputs:
+            return {}
+        import pyarrow as pa
+
+        rows = self._scan("_incoming_inputs", pa.table({"i": inputs}),
+                          "SELECT input, min(id) FILTER (WHERE output IS NULL) FROM examples "
+                          "WHERE task = ? AND input IN (SELECT i FROM _incoming_inputs) "
+                          "GROUP BY input", [task])
+        return {r[0]: r[1] for r in rows}
+
     def insert_examples(self, rows: list[dict]) -> list[int]:
         """Insert rows in one statement (Arrow scan, not row by row); returns their new ids in
         order. Each row: task, input, output, source, content_hash, and optional parent_id,
-        status, meta."""
+        status, meta, import_keys, input_style."""
         if not rows:
             return []
         import pyarrow as pa
@@ -73,13 +99,16 @@ class ExamplesMixin:
                     "status": [r.get("status", "pending") for r in rows],
                     "content_hash": [r["content_hash"] for r in rows],
                     "meta": [dumps(r.get("meta") or {}) for r in rows],
+                    "import_keys": pa.array([r.get("import_keys") for r in rows],
+                                            pa.list_(pa.string())),
+                    "input_style": pa.array([r.get("input_style") for r in rows], pa.string()),
                 }
             )
             self._scan("_incoming_rows", table,
                        "INSERT INTO examples (id, task, input, output, source, parent_id, status, "
-                       "content_hash, created_at, updated_at, meta) "
+                       "content_hash, created_at, updated_at, meta, import_keys, input_style) "
                        "SELECT id, task, input, output, source, parent_id, status, content_hash, "
-                       "?, ?, meta FROM _incoming_rows", [now, now])
+                       "?, ?, meta, import_keys, input_style FROM _incoming_rows", [now, now])
         return ids
 
     def restore_example(self, row: dict) -> None:

@@ -305,6 +305,26 @@ def m009_teacher_provenance(con) -> None:
     con.execute("ALTER TABLE teacher_calls ADD COLUMN format TEXT")
 
 
+def m010_input_facts(con) -> None:
+    # Facts about a row's input that outlive edits and labelling:
+    # - import_keys: the content hashes of the file rows it was imported (or filled) from, so
+    #   importing the same file again finds it even after the user edited or labelled it;
+    # - input_style: messy (a real input as users write it, or a corrupted copy) or clean
+    #   (text the teacher wrote, or an import marked clean): fitting reads the real messy
+    #   inputs, corrupting starts from the clean ones.
+    con.execute("ALTER TABLE examples ADD COLUMN import_keys VARCHAR[]")
+    con.execute("ALTER TABLE examples ADD COLUMN input_style TEXT")
+    # Stores made before: an imported row's key is its hash as it is now (right unless it was
+    # edited); an imported row the teacher labelled, or one imported input-only, is messy.
+    con.execute("UPDATE examples SET import_keys = [content_hash] WHERE source = 'imported'")
+    con.execute(
+        "UPDATE examples SET input_style = CASE "
+        "WHEN source = 'corrupted' THEN 'messy' "
+        "WHEN source = 'teacher' THEN 'clean' "
+        "WHEN output IS NULL OR json_extract(meta, '$.output_by') IS NOT NULL THEN 'messy' "
+        "ELSE 'clean' END")
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
               m005_embeddings, m006_score_details, m007_exports, m008_runs,
-              m009_teacher_provenance]
+              m009_teacher_provenance, m010_input_facts]

@@ -27,11 +27,12 @@ class NoiseMixin:
                 for r in rows]
 
     def clean_rows(self, task: str, status: str | None = None, ids: list[int] | None = None,
-                   limit: int | None = None) -> list[dict]:
-        """Complete rows to corrupt: never corrupted rows themselves, never rejected unless asked,
-        never near-duplicates of another row."""
-        clauses = ["task = ?", "output IS NOT NULL", "source <> 'corrupted'",
-                   "duplicate_of IS NULL"]
+                   limit: int | None = None, inputs: str = "clean") -> list[dict]:
+        """Complete rows to corrupt, never rejected unless asked, never near-duplicates of
+        another row. By default only rows whose input is clean (teacher-written, or imported
+        as clean); the user's real messy inputs too with `inputs` "any" (or only them with
+        "messy"); corrupted rows only when picked by id."""
+        clauses = ["task = ?", "output IS NOT NULL", "duplicate_of IS NULL"]
         params: list = [task]
         if status:
             clauses.append("status = ?")
@@ -41,21 +42,24 @@ class NoiseMixin:
         if ids is not None:
             clauses.append("list_contains(?, id)")
             params.append(list(ids))
+        else:
+            clauses.append("source <> 'corrupted'")
+            if inputs in ("clean", "messy"):
+                clauses.append("input_style = ?")
+                params.append(inputs)
         sql = f"SELECT id, input, output FROM examples WHERE {' AND '.join(clauses)} ORDER BY id"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return self._all(sql, params)
 
-    def messy_texts(self, task: str, status: str | None = None, input_only: bool = True,
-                    limit: int = 500) -> list[str]:
-        """Real inputs of a task (imported, not made by the studio) to fit a profile on."""
-        clauses = ["task = ?", "source = 'imported'"]
+    def messy_texts(self, task: str, status: str | None = None, limit: int = 500) -> list[str]:
+        """The task's real messy inputs (imported as messy), with or without an output since:
+        what a noise profile is fitted on."""
+        clauses = ["task = ?", "source = 'imported'", "input_style = 'messy'"]
         params: list = [task]
         if status:
             clauses.append("status = ?")
             params.append(status)
-        if input_only:
-            clauses.append("output IS NULL")
         rows = self._run(f"SELECT input FROM examples WHERE {' AND '.join(clauses)} "
                          f"ORDER BY id LIMIT ?", params + [limit]).fetchall()
         return [r[0] for r in rows]

@@ -7,7 +7,7 @@ import json
 from studio.store.base import dumps, iso, utcnow
 from studio.tasks import Task
 
-UNDOABLE = ("approve", "reject", "edit", "delete")
+UNDOABLE = ("approve", "reject", "edit", "delete", "add")
 
 
 class ReviewsMixin:
@@ -25,6 +25,29 @@ class ReviewsMixin:
              None if after is None else dumps(after), undoes, batch_id, utcnow()],
         )
         return rid
+
+    def append_reviews(self, example_ids: list[int], reviewer: str, action: str, befores: list,
+                       afters: list, *, batch_id: int | None = None,
+                       undoes: list[int] | None = None) -> None:
+        """One audited action on many rows in one statement (a bulk delete, a corrupt batch)."""
+        if not example_ids:
+            return
+        import pyarrow as pa
+
+        n = len(example_ids)
+        ids = [r[0] for r in self._run("SELECT nextval('reviews_id_seq') FROM range(?)",
+                                       [n]).fetchall()]
+        table = pa.table({
+            "id": pa.array(sorted(ids), pa.int64()),
+            "example_id": pa.array(example_ids, pa.int64()),
+            "before": pa.array([None if b is None else dumps(b) for b in befores], pa.string()),
+            "after": pa.array([None if a is None else dumps(a) for a in afters], pa.string()),
+            "undoes": pa.array(undoes or [None] * n, pa.int64()),
+        })
+        self._scan("_incoming_reviews", table,
+                   "INSERT INTO reviews (id, example_id, reviewer, action, before, after, undoes, "
+                   "batch_id, acted_at) SELECT id, example_id, ?, ?, before, after, undoes, ?, ? "
+                   "FROM _incoming_reviews", [reviewer, action, batch_id, utcnow()])
 
     def last_undoable(self, reviewer: str | None = None) -> list[dict]:
         """The newest action not yet undone (all of its batch, newest first), or []."""
@@ -54,6 +77,28 @@ class ReviewsMixin:
             "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) ORDER BY r.id DESC",
             [batch_id, list(UNDOABLE)])
         return [_decode_review(r) for r in rows]
+
+    def changed_after_any(self, actions: list[dict]) -> dict | None:
+        """The oldest live action newer than one of these actions on its row and outside its
+        batch: what undoing them would lose. Returns it with `after_action` (the id it follows)."""
+        import pyarrow as pa
+
+        table = pa.table({"eid": pa.array([a["example_id"] for a in actions], pa.int64()),
+                          "rid": pa.array([a["id"] for a in actions], pa.int64()),
+                          "bid": pa.array([a.get("batch_id") for a in actions], pa.int64())})
+        with self._lock:
+            self._con.register("_undo_actions", table)
+            try:
+                rows = self._all(
+                    "SELECT r.*, x.rid AS after_action FROM reviews r JOIN _undo_actions x "
+                    "ON r.example_id = x.eid AND r.id > x.rid "
+                    "WHERE r.action IN (SELECT unnest(?)) AND (x.bid IS NULL OR r.batch_id IS "
+                    "DISTINCT FROM x.bid) "
+                    "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) "
+                    "ORDER BY r.id LIMIT 1", [list(UNDOABLE)])
+            finally:
+                self._con.unregister("_undo_actions")
+        return _decode_review(rows[0]) if rows else None
 
     def changed_after(self, example_id: int, review_id: int) -> dict | None:
         """A live (not undone) action on the example newer than review_id, if any."""

@@ -108,6 +108,7 @@ class VectorsMixin:
             table = self._con.sql(
                 f"SELECT x.id, coalesce(x.parent_id, -1) AS parent_id, x.status, "
                 f"x.output IS NOT NULL AS has_output, epoch_us(x.created_at) AS created, "
+                f"x.source = 'imported' AS real, "
                 f"coalesce(s.value, 'NaN'::DOUBLE) AS score, "
                 f"p.example_id IS NOT NULL AS pinned, {EXACT_KEY} AS exact_key, "
                 f"sha256(x.input) AS text_hash, coalesce(x.duplicate_of, -1) AS duplicate_of "
