@@ -53,16 +53,19 @@ def profile_ref(store, profile: NoiseProfile) -> str:
     return ref
 
 
-def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
+def read_texts(path: str | Path, name: str | None = None) -> tuple[list[str], list[str] | None]:
     """Texts (and clean counterparts when every line has one) from JSONL with a `text` or `input`
-    field (and `clean` or `output`), or from plain text with one example per line."""
+    field (and `clean` or `output`), or from plain text with one example per line. `name`: the
+    file as messages call it (the app's upload is a temporary copy)."""
     path = Path(path)
-    lines = [(n, line) for n, line in enumerate(read_text(path).splitlines(), 1) if line.strip()]
+    name = name or str(path)
+    lines = [(n, line) for n, line in enumerate(read_text(path, name).splitlines(), 1)
+             if line.strip()]
     texts, clean = [], []
     jsonl = path.suffix == ".jsonl" or lines[0][1].lstrip().startswith("{")
     for n, line in lines:
         if len(line) > MAX_TEXT:
-            raise BadInput(f"{path}:{n}: line of {len(line):,} characters; "
+            raise BadInput(f"{name}:{n}: line of {len(line):,} characters; "
                              f"the limit is {MAX_TEXT:,}")
         if not jsonl:
             texts.append(line.strip())
@@ -70,10 +73,10 @@ def read_texts(path: str | Path) -> tuple[list[str], list[str] | None]:
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            raise BadInput(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            raise BadInput(f"{name}:{n}: not valid JSON ({exc.msg})") from None
         text = obj.get("text", obj.get("input")) if isinstance(obj, dict) else None
         if not isinstance(text, str):
-            raise BadInput(f"{path}:{n}: needs a string field 'text' or 'input'")
+            raise BadInput(f"{name}:{n}: needs a string field 'text' or 'input'")
         texts.append(text)
         c = obj.get("clean", obj.get("output"))
         clean.append(c if isinstance(c, str) else None)

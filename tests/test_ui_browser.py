@@ -109,15 +109,47 @@ def test_data_tab_pages_filters_and_imports(studio, page, tmp_path):
         page.get_by_text("Import a file").click()
         upload(page, bad)
         page.locator("#btn-import").click()
-        expect(page.get_by_text("bad.jsonl:2: 'input' must be text, got a number")).to_be_visible()
+        # the message names the file picked, never the server's temporary copy of it
+        toast = page.get_by_text("bad.jsonl:2: 'input' must be text, got a number")
+        expect(toast).to_have_text("bad.jsonl:2: 'input' must be text, got a number")
         assert studio.stats()["total"] == 120
 
         page.locator("#import-file button[aria-label='Clear']").click()
         upload(page, good)
         page.locator("#btn-import").click()
-        expect(page.locator("#import-result")).to_contain_text("Imported 2 rows from good.jsonl")
+        expect(page.locator("#import-result")).to_contain_text(
+            "Imported 2 rows into task tweet-summary from good.jsonl")
         expect(page.locator("#studio-header")).to_contain_text("122 examples")
     assert studio.stats()["input_only"] == 1
+
+
+def test_data_tab_deletes_a_filter_after_the_count_and_one_click_puts_it_back(studio, page):
+    from playwright.sync_api import expect
+
+    studio.import_samples()
+    before = studio.list(limit=10_000)["rows"]
+    total = studio.stats("tweet-summary")["total"]  # the header counts the current task
+    msg = page.locator("#delete-msg")
+    with running_app(studio) as url:
+        page.goto(url)
+        expect(page.locator("#studio-header")).to_contain_text(f"{total} examples")
+        search = page.get_by_label("Text contains (Enter to search)")
+        search.fill("the")
+        search.press("Enter")
+        n = studio.list(task="tweet-summary", text="the", limit=0)["total"]
+        expect(page.locator("#data-info")).to_contain_text(f"of **{n}**".replace("**", ""))
+        page.locator("#btn-ask-delete").click()  # the count first: nothing deleted yet
+        expect(msg).to_contain_text(f"{n} rows match this filter")
+        assert len(studio.list(limit=10_000)["rows"]) == len(before)
+        page.locator("#btn-confirm-delete").click()
+        expect(msg).to_contain_text(f"Deleted {n} rows")
+        expect(page.locator("#studio-header")).to_contain_text(f"{total - n} examples")
+        assert studio.stats("sentiment")["total"] == 16  # other tasks' rows are not touched
+        page.locator("#btn-undo-delete").click()
+        expect(msg).to_contain_text(f"Put back {n} rows")
+        expect(page.locator("#studio-header")).to_contain_text(f"{total} examples")
+        expect(page.locator("#btn-undo-delete")).to_be_hidden()
+    assert studio.list(limit=10_000)["rows"] == before
 
 
 def upload(page, path):

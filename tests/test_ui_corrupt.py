@@ -21,10 +21,10 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         expect(page.locator("#cor-profile input")).to_have_value("tweet")
         page.get_by_text("Fit a profile on real messy texts").click()
         retype(page.locator("#cor-fit-name textarea"), "fitted", "my-tweets")
-        page.locator("#btn-fit").click()  # on the sample's 45 input-only messy tweets
+        page.locator("#btn-fit").click()  # on the sample's 59 real messy tweets and drafts
         expect(page.locator("#cor-fit-note")).to_contain_text("Fitted my-tweets")
         expect(page.locator("#cor-profile input")).to_have_value("my-tweets")
-        assert studio.store.get_noise_profile("my-tweets")["fitted"]["texts"] == 45
+        assert studio.store.get_noise_profile("my-tweets")["fitted"]["texts"] == 59
 
         page.get_by_text("Rates", exact=True).click()
         unchanged = page.locator("#rate-unchanged input[type=number]")
@@ -37,10 +37,15 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         expect(page.locator("#cor-table")).to_contain_text("mean CER")
 
         page.locator("#cor-variants input").fill("2")
-        page.locator("#btn-corrupt").click()
+        page.locator("#btn-corrupt").click()  # the count first: nothing is written yet
+        expect(page.locator("#cor-result")).to_contain_text("This stores")
+        assert studio.stats("tweet-summary")["by_source"]["corrupted"] == 0
+        page.locator("#btn-cor-confirm").click()
         expect(page.locator("#cor-result")).to_contain_text("Stored")
         rows = studio.list(task="tweet-summary", source="corrupted", limit=500)
         expect(page.locator("#studio-header")).to_contain_text(f"{rows['total']} corrupted")
+        parents = {r["parent_id"] for r in rows["rows"]}
+        assert all(studio.get(p)["input_style"] == "clean" for p in parents)
     assert rows["total"] > 66  # 66 clean rows, two copies each, a few identical
     r = rows["rows"][0]
     parent = studio.get(r["parent_id"])
@@ -50,3 +55,22 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
     stored = studio.store.get_noise_profile(r["meta"]["profile"])
     assert r["meta"]["profile"].startswith("my-tweets@") and stored["unchanged"] == 0
     json.dumps(r["meta"]["ops"])
+
+
+def test_one_click_undoes_a_corrupt_batch(studio, page):
+    from playwright.sync_api import expect
+
+    studio.import_samples()
+    with running_app(studio) as url:
+        page.goto(url)
+        expect(page.locator("#studio-header")).to_contain_text("examples")
+        page.get_by_role("tab", name="Corrupt").click()
+        page.locator("#btn-corrupt").click()
+        page.locator("#btn-cor-confirm").click()
+        expect(page.locator("#cor-result")).to_contain_text("Stored")
+        assert studio.stats("tweet-summary")["by_source"]["corrupted"] > 0
+        page.locator("#btn-cor-undo").click()
+        expect(page.locator("#cor-result")).to_contain_text("Removed the batch")
+        expect(page.locator("#studio-header")).to_contain_text("0 corrupted")
+        expect(page.locator("#btn-cor-undo")).to_be_hidden()
+    assert studio.stats("tweet-summary")["by_source"]["corrupted"] == 0

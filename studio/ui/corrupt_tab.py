@@ -3,11 +3,16 @@ texts), tune its rates with sliders, preview clean vs messy with each change hig
 the result with the real sample (plots, measures, classifier AUC), then store the messy rows."""
 
 import html
+from pathlib import Path
 
 from studio.ui.common import ANY, header_markdown, ui_errors
 
 SOURCE_STATUSES = ["any but rejected", "pending", "approved"]
-REAL_FROM_TASK = "the task's input-only imported rows"
+REAL_FROM_TASK = "the task's real messy inputs (imported as messy, labelled since or not)"
+INPUT_CHOICES = [("clean inputs (teacher-written or imported as clean)", "clean"),
+                 ("clean and your real messy inputs", "any"),
+                 ("only your real messy inputs", "messy")]
+INPUT_CHOICES_BY_VALUE = [(v, label) for label, v in INPUT_CHOICES]
 COLOURS = {"abbrev": "#fde68a", "slang": "#fbcfe8", "apostrophe": "#bfdbfe", "misspell": "#fecaca",
            "spelling": "#fecaca", "typo": "#fca5a5", "phonetic": "#ddd6fe", "elongation": "#c7d2fe",
            "g_drop": "#bbf7d0", "vowel_drop": "#a7f3d0", "casing": "#e5e7eb",
@@ -28,8 +33,10 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
     with gr.Row():
         profile_pick = gr.Dropdown(_profile_names(studio), value="tweet", label="Noise profile",
                                    scale=2, elem_id="cor-profile")
-        status = gr.Dropdown(SOURCE_STATUSES, value=SOURCE_STATUSES[0], label="Clean rows",
+        status = gr.Dropdown(SOURCE_STATUSES, value=SOURCE_STATUSES[0], label="Rows with status",
                              scale=2, elem_id="cor-status")
+        inputs = gr.Dropdown(INPUT_CHOICES, value="clean", label="Start from", scale=2,
+                             elem_id="cor-inputs")
         variants = gr.Number(value=1, minimum=1, maximum=100, precision=0,
                              label="Messy copies per row", scale=1, elem_id="cor-variants")
         seed = gr.Number(value=0, minimum=0, precision=0, label="Seed", scale=1,
@@ -54,8 +61,12 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
                                              elem_id=f"rate-{f.name}"))
     with gr.Row():
         preview_btn = gr.Button("Preview and compare", elem_id="btn-cor-preview")
-        apply_btn = gr.Button("Corrupt and store", variant="primary", elem_id="btn-corrupt")
+        apply_btn = gr.Button("Corrupt and store…", variant="primary", elem_id="btn-corrupt")
+        confirm_btn = gr.Button("Store", variant="primary", visible=False,
+                                elem_id="btn-cor-confirm")
+        undo_btn = gr.Button("Undo this batch", visible=False, elem_id="btn-cor-undo")
     result = gr.Markdown(elem_id="cor-result")
+    batch = gr.State(None)
     preview = gr.HTML(elem_id="cor-preview")
     with gr.Accordion("Realism: real sample vs this profile's output", open=True):
         verdict = gr.Markdown(elem_id="cor-verdict")
@@ -89,7 +100,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
         from studio.corruption import read_texts
 
         if file:
-            messy, clean = read_texts(file)
+            messy, clean = read_texts(file, name=Path(file).name)
             where = "the uploaded file"
         else:
             messy, clean = studio.messy_sample(task=task), None
@@ -101,37 +112,66 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
                 *[getattr(p, f.name) for f in fields])
 
     @ui_errors
-    def compare(task, file, name, st, sd, *rates):
+    def compare(task, file, name, st, which, sd, *rates):
         profile = current(name, *rates)
         rows = studio.corrupt_preview(task=task, profile=profile, status=src_status(st),
-                                      seed=int(sd or 0), limit=200)
+                                      inputs=which, seed=int(sd or 0), limit=200)
         if not rows:
-            raise gr.Error("No complete rows to corrupt in this task with that status.")
+            raise gr.Error("No complete rows to corrupt in this task with that status and "
+                           "those inputs.")
         from studio.corruption import read_texts
 
-        real = read_texts(file)[0] if file else studio.messy_sample(task=task)
+        real = read_texts(file, name=Path(file).name)[0] if file else \
+            studio.messy_sample(task=task)
         out = [_preview_html(rows[:12], highlight), *_realism(studio, real, rows)]
         return out
 
     @ui_errors
-    def apply(task, name, st, n, sd, *rates, progress=gr.Progress()):
+    def count(task, name, st, which, n, sd, *rates):
+        """The count first: nothing is written until the person confirms."""
+        r = studio.corrupt(task=task, profile=current(name, *rates), status=src_status(st),
+                           inputs=which, variants=int(n or 1), seed=int(sd or 0), dry_run=True)
+        if not r["created"]:
+            return (f"Nothing to store: {r['unchanged']} copies came out unchanged and "
+                    f"{r['repeated']} repeated an earlier one.", gr.update(visible=False))
+        return (f"This stores **{r['created']}** corrupted rows made from {r['parents']} rows "
+                f"({dict(INPUT_CHOICES_BY_VALUE)[which]}). Press **Store {r['created']} rows** "
+                "to write them; one undo removes the batch.",
+                gr.update(value=f"Store {r['created']} rows", visible=True))
+
+    @ui_errors
+    def apply(task, name, st, which, n, sd, *rates, progress=gr.Progress()):
         profile = current(name, *rates)
-        r = studio.corrupt(task=task, profile=profile, status=src_status(st),
+        r = studio.corrupt(task=task, profile=profile, status=src_status(st), inputs=which,
                            variants=int(n or 1), seed=int(sd or 0),
                            on_progress=lambda d, t: progress((d, t), desc="corrupting"))
-        msg = (f"Stored **{r['created']}** corrupted rows from {r['parents']} clean rows "
+        msg = (f"Stored **{r['created']}** corrupted rows from {r['parents']} rows "
                f"(profile `{r['profile']}`, seed {r['seed']}); {r['unchanged']} came out "
                f"unchanged and {r['repeated']} repeated an earlier copy, so were not stored.")
-        return msg, header_markdown(studio, task)
+        return (msg, header_markdown(studio, task), gr.update(visible=False),
+                gr.update(visible=r["batch_id"] is not None), r["batch_id"])
+
+    @ui_errors
+    def undo(task, batch_id):
+        if batch_id is None:
+            return "Nothing to undo.", header_markdown(studio, task), gr.update(visible=False), None
+        r = studio.undo_batch(batch_id)
+        return (f"Removed the batch's **{len(r['example_ids'])}** corrupted rows.",
+                header_markdown(studio, task), gr.update(visible=False), None)
 
     profile_pick.change(load_profile, profile_pick, sliders, api_name=False)
     fit_btn.click(fit, [task_box, real_file, fit_name], [profile_pick, fit_note, *sliders],
                   api_name="fit_noise")
-    preview_btn.click(compare, [task_box, real_file, profile_pick, status, seed, *sliders],
+    preview_btn.click(compare, [task_box, real_file, profile_pick, status, inputs, seed,
+                                *sliders],
                       [preview, verdict, measures_plot, mix_plot, cer_plot, table],
                       api_name="corrupt_preview")
-    apply_btn.click(apply, [task_box, profile_pick, status, variants, seed, *sliders],
-                    [result, header], api_name="corrupt")
+    apply_btn.click(count, [task_box, profile_pick, status, inputs, variants, seed, *sliders],
+                    [result, confirm_btn], api_name="corrupt_count")
+    confirm_btn.click(apply, [task_box, profile_pick, status, inputs, variants, seed, *sliders],
+                      [result, header, confirm_btn, undo_btn, batch], api_name="corrupt")
+    undo_btn.click(undo, [task_box, batch], [result, header, undo_btn, batch],
+                   api_name="corrupt_undo")
 
     def refresh(name):
         names = _profile_names(studio)
@@ -171,7 +211,7 @@ def _realism(studio, real, rows):
 
     synthetic = [r["messy"] for r in rows]
     if len(real) < 5:
-        msg = ("Add at least 5 real messy texts (input-only rows of this task, or a file) to "
+        msg = ("Add at least 5 real messy texts (imported as messy in this task, or a file) to "
                "compare against.")
         empty = pd.DataFrame({"bar": [], "share": [], "sample": []})
         return msg, empty, empty, pd.DataFrame({"bar": [], "texts": [], "sample": []}), []

@@ -11,6 +11,30 @@ SORTS = ["id", "status", "source", "updated_at", "created_at"]
 
 
 def build_data_tab(gr, settings, studio, task_box, header):
+    with gr.Accordion("Import a file", open=False, elem_id="import-accordion"):
+        gr.Markdown("JSONL, JSON array, CSV/TSV, Parquet or a saved Hugging Face dataset. "
+                    "Shapes: input/output, instruction/input/output, messages, conversations, "
+                    "prompt/completion, text (with `label` for a label task). A row without an "
+                    "output is input-only. All rows or none are imported, and a row imported "
+                    "before (even if you edited or labelled it since) is never added again.")
+        with gr.Row():
+            upload = gr.File(label="File", file_count="single", elem_id="import-file",
+                             file_types=[".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet"])
+            with gr.Column():
+                fmt = gr.Dropdown(["auto", "jsonl", "json", "csv", "parquet"], value="auto",
+                                  label="Format")
+                mapping = gr.Textbox(label="Column map (optional)",
+                                     placeholder="input=tweet_text,output=summary")
+                labels = gr.Textbox(label="Class names for number labels (optional)",
+                                    placeholder="negative,positive  (0 is the first)",
+                                    elem_id="import-labels")
+                style = gr.Dropdown([("auto: input-only rows messy, complete rows clean", "auto"),
+                                     ("messy: real inputs as users write them", "messy"),
+                                     ("clean: text to corrupt from", "clean")], value="auto",
+                                    label="The inputs are", elem_id="import-style")
+                do_import = gr.Button("Import into the current task", variant="primary",
+                                      elem_id="btn-import")
+        import_msg = gr.Markdown(elem_id="import-result")
     with gr.Row():
         status = gr.Dropdown(STATUS_CHOICES, value="any", label="Status", scale=1)
         source = gr.Dropdown(SOURCE_CHOICES, value="any", label="Source", scale=1)
@@ -26,22 +50,16 @@ def build_data_tab(gr, settings, studio, task_box, header):
         size = gr.Dropdown([25, 50, 100, 250], value=50, label="Rows per page", scale=1)
         nxt = gr.Button("Next page ▶", elem_id="data-next", scale=1)
     info = gr.Markdown(elem_id="data-info")
-
-    with gr.Accordion("Import a file", open=False):
-        gr.Markdown("JSONL, JSON array, CSV/TSV or Parquet. Shapes: input/output, "
-                    "instruction/input/output, messages, conversations, prompt/completion, text. "
-                    "A row without an output is input-only. All rows or none are imported.")
-        with gr.Row():
-            upload = gr.File(label="File", file_count="single", elem_id="import-file",
-                             file_types=[".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet"])
-            with gr.Column():
-                fmt = gr.Dropdown(["auto", "jsonl", "json", "csv", "parquet"], value="auto",
-                                  label="Format")
-                mapping = gr.Textbox(label="Column map (optional)",
-                                     placeholder="input=tweet_text,output=summary")
-                do_import = gr.Button("Import into the current task", variant="primary",
-                                      elem_id="btn-import")
-        import_msg = gr.Markdown(elem_id="import-result")
+    with gr.Row():
+        ask_delete = gr.Button("Delete the rows of this filter…", size="sm", scale=0,
+                               elem_id="btn-ask-delete")
+        confirm_delete = gr.Button("Delete", variant="stop", size="sm", visible=False, scale=0,
+                                   elem_id="btn-confirm-delete")
+        undo_delete = gr.Button("Undo the delete", size="sm", visible=False, scale=0,
+                                elem_id="btn-undo-delete")
+        delete_msg = gr.Markdown(elem_id="delete-msg")
+    delete_batch = gr.State(None)
+    asked = gr.State(None)  # the filter and count the person was asked about
 
     query = [task_box, status, source, text, sort, desc, page, size]
 
@@ -70,16 +88,47 @@ def build_data_tab(gr, settings, studio, task_box, header):
         return turn
 
     @ui_errors
-    def run_import(file, task, form, cols, *rest):
-        from studio.importing import parse_map
+    def run_import(file, task, form, cols, names, in_style, *rest):
+        from studio.importing import describe_import, parse_map
 
         if not file:
-            raise gr.Error("Choose a file first.")
+            return ("Choose a file first.", *load(task, *rest))
         path = Path(file if isinstance(file, str) else file.name)
-        r = studio.import_file(path, task=task, fmt=form, mapping=parse_map(cols))
-        msg = (f"Imported **{r['imported']}** rows from `{path.name}` into `{r['task']}` · "
-               f"{r['skipped_duplicates']} duplicates skipped · {r['input_only']} input-only")
-        return (msg, *load(task, *rest))
+        # the upload is a temporary copy under the name the user picked: messages use that name
+        r = studio.import_file(path, task=task, fmt=form, mapping=parse_map(cols), name=path.name,
+                               labels=[x.strip() for x in names.split(",") if x.strip()] or None,
+                               input_style=in_style)
+        msg = describe_import(r)
+        return (msg[0].upper() + msg[1:], *load(task, *rest))
+
+    @ui_errors
+    def ask(task, st, src, txt):
+        f = filters(task, st, src, txt)
+        n = studio.delete_matching(dry_run=True, **f)["matched"]
+        if not n:
+            return gr.update(visible=False), "No rows match this filter.", None
+        return (gr.update(value=f"Delete {n} rows", visible=True),
+                f"**{n}** rows match this filter (task `{task}`). Delete them? One undo puts "
+                "them all back.", {"filters": f, "n": n})
+
+    @ui_errors
+    def delete(question, task, st, src, txt, *rest):
+        f = filters(task, st, src, txt)
+        if question is None or question["filters"] != f or \
+                studio.delete_matching(dry_run=True, **f)["matched"] != question["n"]:
+            return (gr.update(visible=False), gr.update(), "The filter or its rows changed "
+                    "since you asked: ask again.", gr.update(), *load(task, *rest))
+        r = studio.delete_matching(**f)
+        return (gr.update(visible=False), gr.update(visible=r["deleted"] > 0),
+                f"Deleted **{r['deleted']}** rows.", r.get("batch_id"), *load(task, *rest))
+
+    @ui_errors
+    def undo(batch, task, *rest):
+        if batch is None:
+            return gr.update(visible=False), "Nothing to undo.", None, *load(task, *rest)
+        r = studio.undo_batch(batch)
+        return (gr.update(visible=False), f"Put back **{len(r['example_ids'])}** rows.", None,
+                *load(task, *rest))
 
     outputs = [table, page, info, header]
     for control in (status, source, sort, desc, size):
@@ -88,6 +137,13 @@ def build_data_tab(gr, settings, studio, task_box, header):
     page.submit(load, query, outputs, api_name=False)
     prev.click(turner(-1), query, outputs, api_name=False)
     nxt.click(turner(1), query, outputs, api_name=False)
-    do_import.click(run_import, [upload, task_box, fmt, mapping, *query[1:]],
+    do_import.click(run_import, [upload, task_box, fmt, mapping, labels, style, *query[1:]],
                     [import_msg, *outputs], api_name="import_file")
+    ask_delete.click(ask, [task_box, status, source, text], [confirm_delete, delete_msg, asked],
+                     api_name=False)
+    confirm_delete.click(delete, [asked, task_box, status, source, text, *query[1:]],
+                         [confirm_delete, undo_delete, delete_msg, delete_batch, *outputs],
+                         api_name="delete_matching")
+    undo_delete.click(undo, [delete_batch, task_box, *query[1:]],
+                      [undo_delete, delete_msg, delete_batch, *outputs], api_name=False)
     return {"load": (load, query, outputs)}
