@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DB ?= studio.duckdb
 
-.PHONY: setup run test bench screenshots clean
+.PHONY: setup run test test-fast bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ run: setup
 test: setup
 	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q
+
+# The quick loop while working: no slow tests, no browser, no llama.cpp build.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -91,7 +91,8 @@ def _agreement(s, a):
     kappa = "n/a" if j["kappa"] is None else f"{j['kappa']:.3f}"
     lines = [f"{r['task']}: {r['decided']} rows decided by people, {j['n']} of them rated by the "
              f"judge", f"kappa at rating >= {j['cut']}: {kappa} ({j['verdict']}), "
-             f"agreement {'n/a' if j['agreement'] is None else format(j['agreement'], '.0%')}",
+             f"agreement {'n/a' if j['agreement'] is None else format(j['agreement'], '.0%')}"
+             if j["enough"] else j["verdict"],
              "rating  approved  rejected"]
     lines += [f"  {k}     {v['approved']:>8}  {v['rejected']:>8}"
               for k, v in j["confusion"].items()]

@@ -238,7 +238,8 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         new = ACTIONS[action]
         if action == "approve" and row["output"] is None:
             raise Conflict(f"example {row['id']} has no output yet, so it cannot be approved; "
-                           f"add one first (sft-studio edit {row['id']} --output TEXT)")
+                           "give it an output first (write one and save it, or label it with "
+                           "the teacher)")
         self.store.update_example(row["id"], {"status": new})
         self.store.append_review(row["id"], reviewer, "reset" if action == "reset" else action,
                                  {"status": row["status"]}, {"status": new}, batch_id=batch_id)

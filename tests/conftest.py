@@ -12,6 +12,48 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_CACHE = os.environ.get("SFT_STUDIO_CACHE") or ""
 
 
+RUN_MARK = "STUDIO_TEST_RUN"  # in the environment of every process the suite starts
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Every process the suite starts (servers, trainers, the CLI, chromium) inherits a mark in
+    its environment; when the run ends, any marked process still alive, orphans included, is
+    killed and fails the run, naming it: a test that leaves one behind is a defect."""
+    import uuid
+
+    token = uuid.uuid4().hex
+    os.environ[RUN_MARK] = token
+    yield
+    left = _marked_processes(f"{RUN_MARK}={token}".encode())
+    for pid, _ in left:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    if left:
+        pytest.fail("processes the tests started were still running at the end (killed now): "
+                    + "; ".join(f"{pid}: {cmd}" for pid, cmd in left), pytrace=False)
+
+
+def _marked_processes(mark: bytes) -> list[tuple[int, str]]:
+    out = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if mark not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, not yet reaped: not running
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out.append((pid, cmd.strip()[:200]))
+    return out
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """One cache folder for derived model files (the ONNX export) for the whole run."""
@@ -40,7 +82,25 @@ def studio(db):
     from studio import Studio
 
     with Studio.open(db) as s:
-        yield s
+        try:
+            yield s
+        finally:
+            end_training_runs(s)
+
+
+def end_training_runs(studio) -> None:
+    """Pass or fail, no trainer a test started outlives it: each run's process group (the
+    trainer runs in a session of its own, with its workers) is killed and reaped."""
+    import signal
+
+    from studio.training.process import alive
+
+    for run in studio.store.list_runs():
+        if alive(run.get("pid")):
+            try:
+                os.killpg(run["pid"], signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @pytest.fixture

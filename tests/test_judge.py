@@ -76,6 +76,9 @@ def test_kappa_on_known_tables():
     a = agreement([(5, "approved")] * 20 + [(2, "approved")] * 5 + [(4, "rejected")] * 10
                   + [(1, "rejected")] * 15, cut=4)
     assert a["kappa"] == pytest.approx(0.4) and a["n"] == 50 and a["agreement"] == 0.7
+    assert a["enough"] and a["verdict"] == "moderate"
+    few = agreement([(5, "approved"), (1, "rejected"), (2, "approved")])
+    assert not few["enough"] and few["verdict"].startswith("too few decisions (3;")
     assert a["confusion"]["5"] == {"approved": 20, "rejected": 0}
     assert a["table"]["rejected"] == {"judge_approves": 10, "judge_rejects": 15}
     assert [c["cut"] for c in a["by_cut"]] == [2, 3, 4, 5]

@@ -76,6 +76,12 @@ def test_review_with_keys_buttons_edit_undo_and_bulk(loaded, page):
         expect(badge).to_contain_text("Needs an output")
         page.locator("#btn-approve").click()
         expect(page.get_by_text("has no output yet")).to_be_visible()
+        # a toast, with advice the app can follow; the card is left as it was
+        expect(page.get_by_text("write one and save it")).to_be_visible()
+        expect(badge).to_contain_text("Needs an output")
+        expect(page.locator("#review-input textarea")).to_have_value(
+            "a messy tweet with no summary")
+        expect(page.locator("#review-card .error")).to_have_count(0)
 
     assert [loaded.get(i)["status"] for i in range(1, 7)] == [
         "approved", "rejected", "pending", "rejected", "rejected", "pending"]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import write_jsonl
 from teacher_server import TeacherServer
-from ui_helpers import running_app
+from ui_helpers import running_app, settled
 
 pytestmark = pytest.mark.browser
 TASK = "tweet-summary"
@@ -127,6 +127,7 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
             page.locator("#review-text textarea").press("Enter")
             expect(page.locator("#review-badge")).to_contain_text(f"#{copy[0]['id']} · pending")
             page.locator("#review-badge").first.click()  # out of the text box: keys act
+            settled(page)
             page.keyboard.press("a")
             # approved, the queue of pending rows moves on
             expect(page.locator("#review-badge")).not_to_contain_text(f"#{copy[0]['id']} · ")
@@ -148,6 +149,7 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
             expect(badge).to_contain_text(f"#{mine[MINE[0]]} · pending")
             page.locator("#review-badge").first.click()
             for k in range(1, 4):
+                settled(page)  # a key pressed while the last one's event runs is dropped
                 page.keyboard.press("a")
                 expect(badge).to_contain_text(f"#{mine[MINE[k]]} · pending")
             page.get_by_text("Bulk: act on everything in this queue").click()

@@ -3,7 +3,7 @@
 import pytest
 
 from test_scores import load_hand_made
-from ui_helpers import open_tab, pick, retype, running_app
+from ui_helpers import open_tab, pick, retype, running_app, settled
 
 pytestmark = pytest.mark.browser
 TASK = "tweet-summary"
@@ -102,15 +102,20 @@ def test_judge_from_the_app_and_its_agreement_with_people(scored, studio, page, 
     studio.review(2, "reject")   # off-topic, but long enough for this judge's 5
     with running_app(studio) as url:
         open_tab(page, url, "Curate")
+        settled(page)  # the tab's refresh has drawn the panel: what is typed now stays
         page.locator("#score-judge input").check()
         page.get_by_text("Judge: endpoint and rubric").click()
+        settled(page)
         retype(page.locator("#judge-url textarea"), "https://api.openai.com/v1", srv.url)
         retype(page.locator("#judge-model textarea"), "", "judge-test")
         retype(page.locator("#judge-key input"), "", "sk-session-only-123")
         page.locator("#btn-score").click()
         note = page.locator("#score-note")
         expect(note).to_contain_text("judge judge-test: 5 rated, 0 failed, 0 from the cache")
-        expect(page.locator("#judge-agreement")).to_contain_text("Over 3 rows people decided")
+        # three decisions: no kappa from so few
+        expect(page.locator("#judge-agreement")).to_contain_text("Only 3 rows are both rated")
+        expect(page.locator("#judge-agreement")).to_contain_text("too few decisions")
+        expect(page.locator("#judge-agreement")).not_to_contain_text("kappa")
         expect(page.locator("#judge-confusion")).to_contain_text("people approved")
         page.locator("#btn-score").click()  # again: every answer from the cache
         expect(note).to_contain_text("5 from the cache")

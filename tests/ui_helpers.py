@@ -69,6 +69,18 @@ def open_tab(page, url: str, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def settled(page) -> None:
+    """Wait until no event of the page is queued or running (Gradio shows "queue: N" or
+    "processing" on each output it is updating). A key pressed or a field typed while the
+    handlers of a tab just opened are still running can be lost: a button's event does not
+    start twice, and a section drawn again takes the old value back."""
+    import re
+
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(re.compile(r"^\s*(processing|queue: \d)"))).to_have_count(0)
+
+
 def retype(box, old: str, new: str, tries: int = 5) -> None:
     """Replace a box's text once it shows `old`, then check that it took. A section that has
     just opened can draw its fields again a moment later (seen on a loaded machine: the new

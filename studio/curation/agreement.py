@@ -6,6 +6,7 @@ chance alone would give: 1 is perfect, 0 is no better than chance, below 0 is wo
 
 from __future__ import annotations
 
+MIN_DECISIONS = 20  # below this, a kappa (and an agreement share) mostly says how few there are
 # Landis & Koch (1977): the usual words for kappa ranges.
 BANDS = ((0.8, "almost perfect"), (0.6, "substantial"), (0.4, "moderate"), (0.2, "fair"),
          (0.0, "slight"), (float("-inf"), "worse than chance"))
@@ -53,7 +54,11 @@ def agreement(pairs: list[tuple[int, str]], cut: int = 4) -> dict:
                           "rejected": {"judge_approves": t[1][0], "judge_rejects": t[1][1]}}}
 
     main = at(cut)
+    enough = len(pairs) >= MIN_DECISIONS
+    verdict = band(main["kappa"]) if enough else (
+        f"too few decisions ({len(pairs)}; about {MIN_DECISIONS} are needed before the figures "
+        "mean much)")
     return {"n": len(pairs), "cut": cut, "kappa": main["kappa"], "agreement": main["agreement"],
-            "verdict": band(main["kappa"]), "table": main["table"],
+            "enough": enough, "verdict": verdict, "table": main["table"],
             "confusion": {str(r): v for r, v in confusion.items()},
             "by_cut": [at(c) for c in range(2, 6)]}

@@ -26,7 +26,12 @@ def reviewer(settings, request) -> str:
 
 
 def ui_errors(fn):
-    """Turn a StudioError into a gr.Error toast that says what to do; nothing else changes."""
+    """Say what went wrong in a toast that stays until closed, and leave every control as it was.
+
+    A StudioError (or a gr.Error raised by the tab itself) becomes a warning toast and the
+    handler returns `gr.skip()`, so no output changes: raising would have marked each of the
+    handler's outputs (a whole review card, a dropdown) as failed, with red "Error" pills in
+    place of the controls."""
     import gradio as gr
 
     @functools.wraps(fn)
@@ -34,7 +39,10 @@ def ui_errors(fn):
         try:
             return fn(*args, **kwargs)
         except StudioError as e:
-            raise gr.Error(str(e), print_exception=False) from None
+            gr.Warning(str(e), duration=None, title="Not done")
+        except gr.Error as e:
+            gr.Warning(e.message, duration=None, title="Not done")
+        return gr.skip()
 
     return wrapper
 

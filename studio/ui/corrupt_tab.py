@@ -68,7 +68,9 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
     result = gr.Markdown(elem_id="cor-result")
     batch = gr.State(None)
     preview = gr.HTML(elem_id="cor-preview")
-    with gr.Accordion("Realism: real sample vs this profile's output", open=True):
+    # closed until a preview fills it: no blank charts on a tab just opened
+    with gr.Accordion("Realism: real sample vs this profile's output (Preview and compare "
+                      "fills it)", open=False, elem_id="cor-realism") as realism_box:
         verdict = gr.Markdown(elem_id="cor-verdict")
         with gr.Row():
             measures_plot = gr.BarPlot(x="bar", y="share", color="sample",
@@ -123,8 +125,8 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
 
         real = read_texts(file, name=Path(file).name)[0] if file else \
             studio.messy_sample(task=task)
-        out = [_preview_html(rows[:12], highlight), *_realism(studio, real, rows)]
-        return out
+        return [_preview_html(rows[:12], highlight), *_realism(studio, real, rows),
+                gr.update(open=True)]
 
     @ui_errors
     def count(task, name, st, which, n, sd, *rates):
@@ -164,7 +166,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
                   api_name="fit_noise")
     preview_btn.click(compare, [task_box, real_file, profile_pick, status, inputs, seed,
                                 *sliders],
-                      [preview, verdict, measures_plot, mix_plot, cer_plot, table],
+                      [preview, verdict, measures_plot, mix_plot, cer_plot, table, realism_box],
                       api_name="corrupt_preview")
     apply_btn.click(count, [task_box, profile_pick, status, inputs, variants, seed, *sliders],
                     [result, confirm_btn], api_name="corrupt_count")

@@ -26,6 +26,9 @@ def build_curate_tab(gr, settings, studio, task_box, header):
 
     @ui_errors
     def embed(name, task, progress=gr.Progress()):
+        # said before the model loads: the first time, loading exports it to ONNX (~20 s)
+        progress(0.0, desc="loading the embedding model (the first time on this machine it is "
+                           "exported to ONNX once, about 20 s)")
         r = studio.embed(model=name.strip() or None, task=task or None,
                          on_progress=progress_reporter(progress, "embedding"))
         held = ", ".join(f"{m['name']}: {m['vectors']} vectors of {m['dim']}" for m in r["cached"])

@@ -100,6 +100,10 @@ def build_scores_panel(gr, settings, studio, task_box, header):
             return (f"No rows are both rated by the judge and decided by a person yet "
                     f"({a['decided']} decided). Ask the judge, review a few rows, and the "
                     "agreement shows here."), []
+        rows = [[r, v["approved"], v["rejected"]] for r, v in j["confusion"].items()]
+        if not j["enough"]:
+            return (f"Only **{j['n']}** rows are both rated by the judge and decided by a person: "
+                    f"{j['verdict']}. Review more rows and the agreement shows here."), rows
         kappa = "n/a" if j["kappa"] is None else f"{j['kappa']:.2f}"
         line = (f"Over **{j['n']}** rows people decided: Cohen's kappa **{kappa}** "
                 f"({j['verdict']}) with ratings ≥ {j['cut']} taken as approve; they agree on "
