@@ -140,8 +140,9 @@ def train_only():
             expect(page.locator("#train-why")).to_contain_text("tokenizer", timeout=60_000)
             for elem, value in (("train-max-steps", "60"), ("train-lr", "0.003"),
                                 ("train-eval-steps", "10")):
-                page.locator(f"#{elem} input").fill(value)
-                page.locator(f"#{elem} input").press("Tab")
+                box = page.locator(f"#{elem} input, #{elem} textarea")
+                box.fill(value)
+                box.press("Tab")
             page.locator("#btn-train").click()
             expect(page.locator("#train-progress")).to_contain_text("completed", timeout=300_000)
             expect(page.locator('#train-plot [aria-roledescription="line mark"]')).to_have_count(2)

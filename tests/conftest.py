@@ -95,7 +95,14 @@ def end_training_runs(studio) -> None:
 
     from studio.training.process import alive
 
-    for run in studio.store.list_runs():
+    if studio.store._con is None:  # the test closed it (to hand the file to the CLI)
+        from studio.store import Store
+
+        with Store(studio.store.path) as store:
+            runs = store.list_runs()
+    else:
+        runs = studio.store.list_runs()
+    for run in runs:
         if alive(run.get("pid")):
             try:
                 os.killpg(run["pid"], signal.SIGKILL)

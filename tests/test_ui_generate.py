@@ -22,9 +22,13 @@ def test_generate_tab_runs_a_job_and_shows_rows_arriving(studio, page):
         expect(page.locator("#gen-connection")).to_contain_text("answered in")
 
         page.locator("#gen-count input").fill("12")
+        cancel = page.locator("#btn-gen-cancel")
+        expect(cancel).to_be_hidden()  # no job yet: nothing to cancel
         page.locator("#btn-generate").click()
+        expect(cancel).to_be_visible()
         expect(status).to_contain_text("Job 1 · running")  # live, while the rows come in
         expect(status).to_contain_text("Job 1 · completed")
+        expect(cancel).to_be_hidden()
         expect(status).to_contain_text("12 of 12 done · 0 failed")
         expect(page.locator("#gen-newest")).to_contain_text("new post")
         expect(page.locator("#studio-header")).to_contain_text("12 teacher")

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _number(page, elem_id, value):
-    box = page.locator(f"#{elem_id} input")
+    box = page.locator(f"#{elem_id} input, #{elem_id} textarea")
     box.fill(str(value))
     box.press("Tab")
 
@@ -25,6 +25,11 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
     with running_app(studio) as url:
         open_tab(page, url, "Train")
         expect(page.locator("#train-progress")).to_contain_text("No run yet")
+        expect(page.locator("#btn-train-cancel")).to_be_hidden()  # nothing to cancel
+        for box in ("epochs", "lr", "batch"):  # computed unless set: blank, never "0"
+            expect(page.locator(f"#train-{box} input")).to_have_value("")
+            expect(page.locator(f"#train-{box} input")).to_have_attribute("placeholder",
+                                                                             "auto")
         model = page.locator("#train-model input")
         model.fill(str(tiny))
         model.press("Enter")
@@ -32,7 +37,7 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
         why = page.locator("#train-why")
         expect(why).to_contain_text("measured with tiny's tokenizer")
         expect(why).to_contain_text("small sets need more passes")
-        expect(page.locator("#train-epochs input")).to_have_value("5")
+        expect(page.locator("#train-epochs input")).to_have_value(re.compile(r"^5(\.0)?$"))
         expect(page.locator("#train-max-length input")).to_have_value(re.compile(r"^\d+$"))
         _number(page, "train-max-steps", 8)
         _number(page, "train-eval-steps", 4)
@@ -41,6 +46,7 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
         progress = page.locator("#train-progress")
         expect(progress).to_contain_text("Run 1 · completed", timeout=180_000)
         expect(progress).to_contain_text("step 8 of 8")
+        expect(page.locator("#btn-train-cancel")).to_be_hidden()  # the run is over
         expect(progress).to_contain_text("rougeL: base")
         lines = page.locator('#train-plot [aria-roledescription="line mark"]')
         expect(lines).to_have_count(2)  # the train loss and the eval loss

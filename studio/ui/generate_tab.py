@@ -53,7 +53,8 @@ def build_generate_tab(gr, settings, studio, task_box, header):
                         "examples, approved first)", elem_id="gen-seeds")
     with gr.Row():
         start = gr.Button("Start generating", variant="primary", elem_id="btn-generate")
-        cancel = gr.Button("Cancel", variant="stop", elem_id="btn-gen-cancel")
+        cancel = gr.Button("Cancel", variant="stop", visible=False,  # shown while a job runs
+                           elem_id="btn-gen-cancel")
         pick = gr.Dropdown([], label="Stopped job", scale=1, elem_id="gen-resume-pick")
         resume = gr.Button("Resume", elem_id="btn-gen-resume")
     progress = gr.HTML(elem_id="gen-progress")
@@ -80,7 +81,8 @@ def build_generate_tab(gr, settings, studio, task_box, header):
                                budget_tokens=int(tokens) if tokens else None,
                                import_file=(source or None) if md != "inputs" else None)
         launch(studio, job["id"], cfg, bool(again))
-        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True))
+        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
+                gr.update(visible=True))
 
     @ui_errors
     def resume_job(task, picked, url_text, model_name, api_key, fmt, c, again):
@@ -90,7 +92,8 @@ def build_generate_tab(gr, settings, studio, task_box, header):
         cfg = teacher_config(studio, url_text, model_name, api_key, fmt, job=job, concurrency=c)
         studio.claim_job(job["id"])
         launch(studio, job["id"], cfg, bool(again))
-        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True))
+        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
+                gr.update(visible=True))
 
     @ui_errors
     def cancel_job(job_id, task):
@@ -101,7 +104,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
 
     def tick(job_id, task):
         *out, running = job_view(studio, job_id, task)
-        return (*out, gr.Timer(active=running))
+        return (*out, gr.Timer(active=running), gr.update(visible=running))
 
     def refresh(task, job_id, md, source):
         choices = [(f"#{r['id']} {r['input'][:70]}", r["id"])
@@ -118,11 +121,11 @@ def build_generate_tab(gr, settings, studio, task_box, header):
     test.click(check, [urls, model, key, structured], conn, api_name="test_connection")
     start.click(start_job, [task_box, urls, model, key, structured, mode, count, conc, budget,
                             seeds, label_from, refresh_box],
-                [job_state, *shown, timer], api_name="generate")
+                [job_state, *shown, timer, cancel], api_name="generate")
     resume.click(resume_job, [task_box, pick, urls, model, key, structured, conc, refresh_box],
-                 [job_state, *shown, timer], api_name="resume_job")
+                 [job_state, *shown, timer, cancel], api_name="resume_job")
     cancel.click(cancel_job, [job_state, task_box], shown, api_name="cancel_job")
-    timer.tick(tick, [job_state, task_box], [*shown, timer], api_name=False)
+    timer.tick(tick, [job_state, task_box], [*shown, timer, cancel], api_name=False)
     for box in (mode, label_from):
         box.change(planned, [task_box, mode, label_from], [label_from, plan_note],
                    api_name=False, show_progress="hidden")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from studio.errors import BadInput
 from studio.ui.common import ui_errors
 
 PRESETS = ["Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct",
@@ -34,6 +35,13 @@ def run_rows(runs: list[dict]) -> list[list]:
                      c.get("lora_r"), f"{c.get('batch_size') or 'auto'} x "
                      f"{c.get('grad_accum') or 'auto'}"])
     return rows
+
+
+def _auto_box(gr, label: str, info: str, elem_id: str):
+    """A setting the run computes unless one is typed: blank shows "auto" (a gr.Number would
+    show 0 for none)."""
+    return gr.Textbox(value="", label=label, info=info, placeholder="auto", max_lines=1,
+                      elem_id=elem_id)
 
 
 def typed_frame(points: list[dict], dtypes: dict):
@@ -86,24 +94,19 @@ def build_train_tab(gr, settings, studio, task_box, header):
     with gr.Row():
         method = gr.Dropdown(["lora", "qlora", "full"], value="lora", label="Method",
                              info=helps["method"], elem_id="train-method")
-        epochs = gr.Number(value=None, label="Epochs", info=helps["epochs"],
-                           elem_id="train-epochs")
+        epochs = _auto_box(gr, "Epochs", helps["epochs"], "train-epochs")
         max_steps = gr.Number(value=0, precision=0, label="Max steps (0: by epochs)",
                               info=helps["max_steps"], elem_id="train-max-steps")
-        lr = gr.Number(value=None, label="Learning rate", info=helps["learning_rate"],
-                       elem_id="train-lr")
+        lr = _auto_box(gr, "Learning rate", helps["learning_rate"], "train-lr")
     with gr.Row():
         lora_r = gr.Slider(4, 128, value=16, step=4, label="LoRA rank", info=helps["lora_r"],
                            elem_id="train-lora-r")
-        batch = gr.Number(value=None, precision=0, label="Batch size",
-                          info=helps["batch_size"], elem_id="train-batch")
-        accum = gr.Number(value=None, precision=0, label="Gradient accumulation",
-                          info=helps["grad_accum"], elem_id="train-accum")
-        max_len = gr.Number(value=None, precision=0, label="Max length (tokens)",
-                            info=helps["max_length"], elem_id="train-max-length")
+        batch = _auto_box(gr, "Batch size", helps["batch_size"], "train-batch")
+        accum = _auto_box(gr, "Gradient accumulation", helps["grad_accum"], "train-accum")
+        max_len = _auto_box(gr, "Max length (tokens)", helps["max_length"], "train-max-length")
     with gr.Row():
-        eval_steps = gr.Number(value=None, precision=0, label="Evaluate every N steps",
-                               info=helps["eval_steps"], elem_id="train-eval-steps")
+        eval_steps = _auto_box(gr, "Evaluate every N steps", helps["eval_steps"],
+                               "train-eval-steps")
         patience = gr.Slider(0, 10, value=3, step=1, label="Early-stopping patience",
                              info=helps["early_stopping_patience"], elem_id="train-patience")
         precision = gr.Dropdown(["auto", "bf16", "fp16", "fp32"], value="auto",
@@ -116,7 +119,8 @@ def build_train_tab(gr, settings, studio, task_box, header):
     why = gr.Markdown(elem_id="train-why")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary", elem_id="btn-train")
-        cancel_btn = gr.Button("Cancel", variant="stop", elem_id="btn-train-cancel")
+        cancel_btn = gr.Button("Cancel", variant="stop", visible=False,  # while a run is live
+                               elem_id="btn-train-cancel")
         pick = gr.Dropdown([], label="Run", scale=1, elem_id="train-run-pick")
         resume_btn = gr.Button("Resume", elem_id="btn-train-resume")
     status = gr.HTML(progress_html(None), elem_id="train-progress")
@@ -134,7 +138,16 @@ def build_train_tab(gr, settings, studio, task_box, header):
 
     def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
         def pos(x, cast=int):
-            return cast(x) if x not in (None, "") and float(x) > 0 else None
+            """A typed setting: blank (or 0) is auto, the value the run computes."""
+            text = str(x).strip() if x is not None else ""
+            if not text or text == "auto":
+                return None
+            try:
+                value = float(text)
+            except ValueError:
+                raise BadInput(f"{text!r} is not a number: type one, or leave the box blank "
+                               "for the computed value") from None
+            return cast(value) if value > 0 else None
 
         return {"method": m, "epochs": pos(ep, float), "max_steps": pos(ms),
                 "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
@@ -179,7 +192,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
 
     def show(run_id, picked=None):
         *out, live = view(run_id, picked)
-        return (*out, gr.Timer(active=live))
+        return (*out, gr.Timer(active=live), gr.update(visible=live))
 
     @ui_errors
     def start(task, m, *values):
@@ -208,7 +221,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
 
         return header_markdown(studio, task)
 
-    shown = [status, plot, log_tail, runs_table, pick, timer]
+    shown = [status, plot, log_tail, runs_table, pick, timer, cancel_btn]
     filled = [epochs, lr, batch, accum, max_len, eval_steps, precision, why]
     suggest_btn.click(fill, [task_box, model, *fields], filled, api_name="train_settings")
     model.input(fill, [task_box, model, *fields], filled, api_name=False)  # a model picked
