@@ -130,7 +130,7 @@ def text(rng: random.Random, words, n: int) -> str:
 
 def make_tokenizer(rng: random.Random, words, vocab: int, max_positions: int):
     sys.path.insert(0, str(ROOT / "tests"))
-    from tiny_model import _train_tokenizer  # byte-level BPE, ChatML with {% generation %}
+    from trainer.tiny import _train_tokenizer  # byte-level BPE, ChatML with {% generation %}
 
     return _train_tokenizer([text(rng, words, 200) for _ in range(1500)], vocab, max_positions)
 

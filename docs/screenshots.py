@@ -121,7 +121,7 @@ def curate(page, srv):
 def train_only():
     """`python docs/screenshots.py train`: the Train and Evaluate tabs, on a tiny model built
     here (no download), trained for real on the approved sample tweets."""
-    from tiny_model import build_tiny_model
+    from trainer.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
         s.import_samples()

@@ -9,8 +9,9 @@ from studio.errors import TrainFailed
 
 
 def _run_options(sp) -> None:
-    sp.add_argument("--model", help="base model: a Hub id or a local folder (default "
-                    "Qwen/Qwen2.5-0.5B-Instruct)")
+    sp.add_argument("--model", help="base model: a Hub id, a local folder, or tiny-demo (a tiny "
+                    "model with random weights built here: no download; the whole path runs "
+                    "on any machine) (default Qwen/Qwen2.5-0.5B-Instruct)")
     sp.add_argument("--epochs", type=float, help="passes over the train split (default: from "
                     "the set size)")
     sp.add_argument("--lora-r", type=int, help="LoRA rank (default 16)")

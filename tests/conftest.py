@@ -297,9 +297,9 @@ def filled(studio):
 
 @pytest.fixture
 def tiny(studio, filled, tmp_path):
-    """A tiny chat model (tests/tiny_model.py) whose tokenizer was trained on the filled
+    """A tiny chat model (trainer/tiny.py) whose tokenizer was trained on the filled
     store's rows: a base model for training runs."""
-    from tiny_model import build_tiny_model
+    from trainer.tiny import build_tiny_model
 
     rows = studio.list(task="tweet-summary", limit=500)["rows"]
     return build_tiny_model(tmp_path / "tiny",

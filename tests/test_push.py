@@ -171,7 +171,7 @@ def test_messages_train_split_feeds_sft_trainer(studio, filled, tmp_path):
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from tiny_model import build_tiny_model
+    from trainer.tiny import build_tiny_model
 
     studio.export(tmp_path / "out", task=TASK)
     ds = load_dataset(str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))

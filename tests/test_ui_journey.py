@@ -8,7 +8,7 @@ import pytest
 
 from conftest import write_jsonl
 from teacher_server import TeacherServer
-from ui_helpers import running_app, settled
+from ui_helpers import retype, running_app, settled
 
 pytestmark = pytest.mark.browser
 TASK = "tweet-summary"
@@ -65,6 +65,7 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
         with running_app(s) as url:
             page.goto(url)
             expect(header).to_contain_text("0 examples")  # started empty
+            settled(page)
 
             # 1. their own file
             page.get_by_text("Import a file").click()
@@ -80,8 +81,10 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
 
             # 2. the teacher labels them, then writes six new examples
             page.get_by_role("tab", name="Generate").click()
-            page.locator("#gen-urls textarea").fill(srv.url)
-            page.locator("#gen-model textarea").fill("teacher-test")
+            settled(page)
+            for box, value in (("#gen-urls textarea", srv.url),
+                               ("#gen-model textarea", "teacher-test")):
+                retype(page.locator(box), page.locator(box).input_value(), value)
             page.get_by_role("radio", name="outputs").check()
             expect(page.locator("#gen-plan")).to_contain_text("22 input-only rows")
             page.locator("#btn-generate").click()
@@ -160,11 +163,13 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
 
             # 8. export
             page.get_by_role("tab", name="Export").click()
-            page.locator("#export-dir textarea").fill(str(folder))
+            settled(page)  # the tab's refresh has drawn its fields: what is typed now stays
+            retype(page.locator("#export-dir textarea"), f"exports/{TASK}", str(folder))
             page.locator("#btn-export-preview").click()
             expect(page.locator("#export-counts")).to_contain_text("rows leave")
             page.locator("#btn-export").click()
             expect(page.locator("#export-result")).to_contain_text("Wrote")
+            expect(page.locator("#export-result")).to_contain_text(str(folder))
             assert (folder / "README.md").is_file()
         before = snapshot(s)
         stats = s.stats()

@@ -89,3 +89,47 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
     starts = [line for line in (Path(studio.run(2)["run_dir"]) / "metrics.jsonl")
               .read_text().splitlines() if '"event": "start"' in line]
     assert len(starts) == 2 and '"resumed": true' in starts[1]
+
+
+def test_the_tiny_demo_model_runs_the_whole_path_with_no_download(studio, filled, page,
+                                                                  monkeypatch):
+    """Offline (HF_HUB_OFFLINE), the presets say they are not cached here, a preset not cached
+    is refused at once, and the tiny demo model (built here) trains, evaluates, answers in the
+    playground and runs the learning curve."""
+    from playwright.sync_api import expect
+
+    from studio.training.models import TINY_DEMO_LABEL
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with running_app(studio) as url:
+        open_tab(page, url, "Train")
+        model = page.locator("#train-model input")
+        expect(model).to_have_value(TINY_DEMO_LABEL)  # nothing cached: the demo is the default
+        model.click()
+        expect(page.get_by_role("option", name="Qwen/Qwen2.5-0.5B-Instruct (not cached here)")
+               ).to_be_visible()
+        page.get_by_role("option", name="Qwen/Qwen2.5-0.5B-Instruct (not cached here)").click()
+        expect(page.get_by_text("is not cached here and the Hugging Face Hub cannot be "
+                                "reached")).to_be_visible()
+        pick(page, "train-model", TINY_DEMO_LABEL)
+        expect(page.locator("#train-why")).to_contain_text("measured with tiny-demo's tokenizer")
+        _number(page, "train-max-steps", 6)
+        _number(page, "train-eval-steps", 3)
+        page.locator("#btn-train").click()
+        progress = page.locator("#train-progress")
+        expect(progress).to_contain_text("Run 1 · completed", timeout=180_000)
+        expect(progress).to_contain_text("rougeL: base")
+
+        page.get_by_role("tab", name="Evaluate").click()
+        expect(page.locator("#eval-run input")).to_have_value(re.compile(r"^#1 tiny-demo"))
+        page.locator("#play-input textarea").fill("the 42 bus was late again")
+        page.locator("#btn-play").click()
+        expect(page.locator("#play-tuned textarea")).to_have_value(re.compile(r".+"),
+                                                                  timeout=60_000)
+        page.locator("#btn-curve").click()
+        curve = page.locator("#curve-status")
+        expect(curve).to_contain_text("completed", timeout=300_000)
+        expect(page.locator('#curve-plot [aria-roledescription="line mark"]')).not_to_have_count(0)
+    runs = studio.runs()
+    assert [r["status"] for r in runs] == ["completed", "completed"]
+    assert all(Path(r["model"]).name == "tiny-demo" for r in runs)

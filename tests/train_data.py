@@ -2,7 +2,7 @@
 
 The task is copying: the answer is the first three words of the input, so a 2-layer model's
 loss falls within a few dozen steps. `make_run(folder, **config)` writes dataset/data/*.jsonl,
-builds the tiny model (tests/tiny_model.py) into folder/model and saves folder/config.toml.
+builds the tiny model (trainer/tiny.py) into folder/model and saves folder/config.toml.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from tiny_model import build_tiny_model
+from trainer.tiny import build_tiny_model
 
 WORDS = ("cat dog sun rain bus train late happy sad coffee tea good bad cold warm red blue "
          "green early night").split()

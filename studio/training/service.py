@@ -30,6 +30,18 @@ class TrainingMixin:
     def _procs(self) -> dict:
         return self.__dict__.setdefault("_train_procs", {})
 
+    def _base_model(self, model: str | None) -> str:
+        """What training loads: a local folder (absolute), the tiny demo model (built into
+        the cache on first use), or a Hub id, refused at once when it is not cached here and
+        the Hub cannot be reached."""
+        from studio.curation.embed import default_cache
+        from studio.training.models import resolve
+
+        model = model or DEFAULT_MODEL
+        if Path(model).expanduser().exists():
+            return str(Path(model).expanduser().resolve())
+        return resolve(model, Path(self.settings.cache_dir or default_cache()))
+
     def runs_dir(self) -> Path:
         return Path(self.settings.runs_dir or self.store.path.parent / "runs").resolve()
 
@@ -44,9 +56,7 @@ class TrainingMixin:
         from trainer.config import ConfigError, TrainConfig
 
         t = self.task(task)
-        model = model or DEFAULT_MODEL
-        if Path(model).expanduser().exists():
-            model = str(Path(model).expanduser().resolve())
+        model = self._base_model(model)
         given = {k: v for k, v in {"epochs": epochs, "lora_r": lora_r,
                                    "max_steps": max_steps}.items() if v is not None}
         try:
@@ -283,7 +293,7 @@ class TrainingMixin:
         t = self.task(task)
         rows = self.store.export_rows(t.name)
         try:
-            return suggest(rows, t.instruction, model or DEFAULT_MODEL,
+            return suggest(rows, t.instruction, self._base_model(model),
                            {k: v for k, v in given.items() if v is not None})
         except ConfigError as e:
             raise BadInput(str(e)) from None

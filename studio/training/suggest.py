@@ -42,8 +42,9 @@ def _lengths(model: str, messages: list[list[dict]]):
         from trainer.data import token_lengths
         from trainer.defaults import ModelShape
 
-        tok = AutoTokenizer.from_pretrained(model)
-        shape = ModelShape.from_config(AutoConfig.from_pretrained(model))
+        # never a download here: a model not on this machine is measured by characters
+        tok = AutoTokenizer.from_pretrained(model, local_files_only=True)
+        shape = ModelShape.from_config(AutoConfig.from_pretrained(model, local_files_only=True))
         lengths = token_lengths(tok, [{"messages": m} for m in messages], None)
         return lengths, f"measured with {Path(model).name}'s tokenizer", shape
     except Exception:  # not downloadable here: estimate, and say so

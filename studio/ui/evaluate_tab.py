@@ -106,8 +106,12 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
     def curve_view(run_id, task):
         run = studio.run(int(run_id))
         live = run["status"] in ("queued", "running")
+        parts = [m["part"] for m in studio.store.run_metrics(run["id"]) if m["part"]]
+        part = f"training on {int(parts[-1][1:])}% of the train split, " if live and parts \
+            else ""
         text = (f"Learning-curve run {run['id']}: **{run['status']}**"
-                + (f" (step {run['step'] or 0} of {run['max_steps'] or '?'})" if live else ""))
+                + (f" ({part}step {run['step'] or 0} of {run['max_steps'] or '?'})"
+                   if live else ""))
         return text, curve_frame(task), gr.Timer(active=live)
 
     @ui_errors

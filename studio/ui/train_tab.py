@@ -10,10 +10,6 @@ from pathlib import Path
 from studio.errors import BadInput
 from studio.ui.common import ui_errors
 
-PRESETS = ["Qwen/Qwen2.5-0.5B-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct",
-           "Qwen/Qwen2.5-1.5B-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct",
-           "meta-llama/Llama-3.2-1B-Instruct", "google/gemma-3-1b-it",
-           "Qwen/Qwen2.5-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct"]
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
                "base", "tuned", "delta", "epochs", "lr", "LoRA r", "batch x accum"]
 LIVE = ("queued", "running")
@@ -35,6 +31,16 @@ def run_rows(runs: list[dict]) -> list[list]:
                      c.get("lora_r"), f"{c.get('batch_size') or 'auto'} x "
                      f"{c.get('grad_accum') or 'auto'}"])
     return rows
+
+
+def model_choices() -> tuple[list[tuple[str, str]], str]:
+    """The presets as (label saying whether this machine has it, name), the tiny demo model
+    first; and the default: the first preset this machine has, else the demo model."""
+    from studio.training.models import PRESETS, TINY_DEMO, availability, label
+
+    have = [p for p in PRESETS if availability(p)["available"]]
+    return ([(label(TINY_DEMO), TINY_DEMO)] + [(label(p), p) for p in PRESETS],
+            have[0] if have else TINY_DEMO)
 
 
 def _auto_box(gr, label: str, info: str, elem_id: str):
@@ -87,8 +93,10 @@ def build_train_tab(gr, settings, studio, task_box, header):
                 "own process, so this page stays usable. Values below are what the run would "
                 "compute from your data and this machine; change any of them.")
     with gr.Row():
-        model = gr.Dropdown(PRESETS, value=PRESETS[0], allow_custom_value=True, scale=3,
-                            label="Base model (a preset, a Hub id or a local folder)",
+        choices, default = model_choices()
+        model = gr.Dropdown(choices, value=default, allow_custom_value=True, scale=3,
+                            label="Base model (a preset, a Hub id or a local folder; a model "
+                            "not cached here is downloaded when training starts)",
                             elem_id="train-model")
         suggest_btn = gr.Button("Fill in computed settings", scale=1, elem_id="btn-train-fill")
     with gr.Row():

@@ -1,4 +1,6 @@
-"""Test helper: a tiny, randomly initialised chat model built on the fly (no Hub downloads).
+"""A tiny, randomly initialised chat model built on the fly, with no download: the Train tab's
+"tiny demo model" preset (the whole pipeline runs on any machine, offline) and the tests' base
+model.
 
 `build_tiny_model(folder, texts)` trains a byte-level BPE tokenizer on `texts`, gives it a
 ChatML chat template with `{% generation %}` markers (so TRL's `assistant_only_loss` and
