@@ -148,3 +148,20 @@ def test_learning_curve(studio, tiny, cli):
     assert run["kind"] == "curve" and run["curve"]["points"] == curve["points"]
     parts = {m["part"] for m in studio.run_metrics(run["id"])}
     assert parts == {"p025", "p050", "p100"}
+
+
+def test_a_model_this_machine_lacks_is_refused_at_once_when_offline(filled, studio, cli,
+                                                                     monkeypatch, tmp_path):
+    """Availability comes from the Hub cache or a folder, never from a download attempt; with
+    the Hub out of reach a missing model is refused before any run exists."""
+    from studio.training.models import TINY_DEMO, availability, label
+
+    missing = "sft-studio-tests/never-published-model"  # cached on no machine
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert availability(missing)["available"] is False
+    assert label(missing) == f"{missing} (not cached here)"
+    assert availability(TINY_DEMO)["available"] is True
+    assert availability(str(tmp_path))["where"] == "a local folder without config.json"
+    code, _, err = cli("train", "--model", missing, "--max-steps", 1)
+    assert code == 1 and "is not cached here and the Hugging Face Hub cannot be reached" in err
+    assert "tiny demo model" in err and studio.runs() == []

@@ -93,24 +93,29 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
 
 def test_the_tiny_demo_model_runs_the_whole_path_with_no_download(studio, filled, page,
                                                                   monkeypatch):
-    """Offline (HF_HUB_OFFLINE), the presets say they are not cached here, a preset not cached
-    is refused at once, and the tiny demo model (built here) trains, evaluates, answers in the
-    playground and runs the learning curve."""
+    """Offline (HF_HUB_OFFLINE): every preset says whether this machine has it, a model it does
+    not have is refused at once, and the tiny demo model (built here) trains, evaluates,
+    answers in the playground and runs the learning curve."""
     from playwright.sync_api import expect
 
-    from studio.training.models import TINY_DEMO_LABEL
+    from studio.training.models import TINY_DEMO_LABEL, label
+    from studio.ui.train_tab import model_choices
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with running_app(studio) as url:
         open_tab(page, url, "Train")
         model = page.locator("#train-model input")
-        expect(model).to_have_value(TINY_DEMO_LABEL)  # nothing cached: the demo is the default
-        model.click()
-        expect(page.get_by_role("option", name="Qwen/Qwen2.5-0.5B-Instruct (not cached here)")
-               ).to_be_visible()
-        page.get_by_role("option", name="Qwen/Qwen2.5-0.5B-Instruct (not cached here)").click()
+        choices, default = model_choices()  # what this machine has decides the default
+        expect(model).to_have_value(dict((v, k) for k, v in choices)[default])
+        model.click()  # every preset says whether this machine has it
+        preset = label("Qwen/Qwen2.5-0.5B-Instruct")
+        expect(page.get_by_role("option", name=preset)).to_be_visible()
+        model.press("Escape")
+        model.fill("sft-studio-tests/never-published-model")  # cached on no machine
+        model.press("Enter")
+        page.locator("#btn-train-fill").click()
         expect(page.get_by_text("is not cached here and the Hugging Face Hub cannot be "
-                                "reached")).to_be_visible()
+                                "reached").first).to_be_visible()
         pick(page, "train-model", TINY_DEMO_LABEL)
         expect(page.locator("#train-why")).to_contain_text("measured with tiny-demo's tokenizer")
         _number(page, "train-max-steps", 6)

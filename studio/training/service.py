@@ -56,10 +56,10 @@ class TrainingMixin:
         from trainer.config import ConfigError, TrainConfig
 
         t = self.task(task)
-        model = self._base_model(model)
+        model = model or DEFAULT_MODEL
         given = {k: v for k, v in {"epochs": epochs, "lora_r": lora_r,
                                    "max_steps": max_steps}.items() if v is not None}
-        try:
+        try:  # the settings first, then the data, then the model (which may be built here)
             config = TrainConfig.from_dict({**(settings or {}), **given, "base_model": model},
                                            where="training settings")
         except ConfigError as e:
@@ -68,11 +68,12 @@ class TrainingMixin:
         try:
             export = self.export(run_dir / "dataset", task=t.name, fmt="jsonl",
                                  schema="messages")
+            model = self._base_model(model)
         except BaseException:
             _discard(run_dir)
             raise
         config = config.replace(
-            data_dir="dataset", output_dir=".", labels=list(t.labels),
+            base_model=model, data_dir="dataset", output_dir=".", labels=list(t.labels),
             task={"name": t.name, "instruction": t.instruction},
             dataset={**config.dataset, "export_id": export["export_id"],
                      "fingerprint": export["fingerprint"]})  # a given repo_id is kept

@@ -32,8 +32,8 @@ def build_review_tab(gr, settings, studio, task_box, header):
         skip = gr.Button("Skip (S)", elem_id="btn-skip")
         save = gr.Button("Save edit", elem_id="btn-save")
         undo = gr.Button("Undo (U)", elem_id="btn-undo")
-        prev = gr.Button("◀ Previous (K)", elem_id="btn-prev")
-        nxt = gr.Button("Next (J) ▶", elem_id="btn-next")
+        prev = gr.Button("◀ Previous (K)", min_width=150, elem_id="btn-prev")
+        nxt = gr.Button("Next (J) ▶", min_width=130, elem_id="btn-next")
         delete = gr.Button("Delete", elem_id="btn-delete", variant="secondary")
     with gr.Accordion("Scores of this row", open=False, elem_id="review-scores-box"):
         scores = gr.Dataframe(headers=SCORE_COLUMNS, interactive=False, wrap=True,
@@ -43,8 +43,11 @@ def build_review_tab(gr, settings, studio, task_box, header):
         similar = gr.Button("Find similar (F)", elem_id="btn-similar", scale=1)
         open_dup = gr.Button("Open the row it duplicates", elem_id="btn-open-dup", scale=1,
                              visible=False)
+    # the short columns keep their headers on one line; the input takes the rest
     similar_table = gr.Dataframe(headers=SIMILAR_COLUMNS, interactive=False, wrap=True,
                                  visible=False, elem_id="similar-table",
+                                 column_widths=["70px", "80px", "100px", "100px", "110px",
+                                                "auto"],
                                  label="Nearest inputs in this task (click a row to open it)")
     with gr.Accordion("Bulk: act on everything in this queue", open=False):
         with gr.Row():

@@ -137,7 +137,8 @@ def build_train_tab(gr, settings, studio, task_box, header):
     log_tail = gr.Code(label="Log (last lines)", language=None, max_lines=12, interactive=False,
                        elem_id="train-log")
     with gr.Accordion("Runs", open=True):
-        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, wrap=True,
+        # no wrapping: fifteen columns keep their headers whole and the table scrolls sideways
+        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, wrap=False,
                                   elem_id="train-runs")
     run_state = gr.State(None)
     timer = gr.Timer(1.0, active=False)
