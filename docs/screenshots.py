@@ -151,7 +151,7 @@ def train_only():
             page.locator("#btn-eval").click()
             expect(page.locator("#eval-rows .virtual-row").first).to_be_visible(timeout=60_000)
             page.locator("#btn-curve").click()
-            expect(page.locator("#curve-status")).to_contain_text("completed", timeout=300_000)
+            expect(page.locator("#curve-status")).to_contain_text("completed", timeout=900_000)
             expect(page.locator('#curve-plot [aria-roledescription="line mark"]')).to_have_count(2)
             page.locator("#play-input textarea").fill("the 42 bus was late AGAIN, missed class")
             page.locator("#btn-play").click()

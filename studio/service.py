@@ -274,15 +274,17 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
                                      before, fields)
             return self.get(example_id)
 
-    def delete(self, ids: list[int], *, reviewer: str | None = None) -> dict:
-        """Delete examples; the audit keeps each whole row so one undo puts them all back."""
+    def delete(self, ids: list[int], *, reviewer: str | None = None,
+               as_batch: bool = False) -> dict:
+        """Delete examples; the audit keeps each whole row so one undo puts them all back.
+        Several rows (or `as_batch`) are one batch, which `undo_batch` can name."""
         reviewer = reviewer or self.settings.reviewer
         with self.store.transaction():
             rows = self.store.get_examples(ids)
             missing = sorted(set(ids) - {r["id"] for r in rows})
             if missing:
                 raise NotFound(f"no example with id {', '.join(map(str, missing))}")
-            batch = self.store.new_batch_id() if len(rows) > 1 else None
+            batch = self.store.new_batch_id() if len(rows) > 1 or as_batch else None
             self.store.append_reviews([r["id"] for r in rows], reviewer, "delete", rows,
                                       [None] * len(rows), batch_id=batch)
             self.store.delete_examples(ids)
@@ -295,7 +297,7 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         ids = self.store.matching_ids(**filters)
         if dry_run or not ids:
             return {"matched": len(ids), "deleted": 0, "dry_run": dry_run}
-        r = self.delete(ids, reviewer=reviewer)
+        r = self.delete(ids, reviewer=reviewer, as_batch=True)
         return {"matched": len(ids), "deleted": len(ids), "dry_run": False,
                 "batch_id": r["batch_id"]}
 

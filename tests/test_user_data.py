@@ -115,7 +115,7 @@ def test_integer_labels_without_names_are_refused_and_labels_names_them(cli, stu
     f = tmp_path / "sst.csv"
     f.write_text("text,label\ngreat film,1\nawful plot,0\n")
     code, _, err = cli("import", f, "--task", "sentiment")
-    assert code == 1 and f"{f}:2 (row 1)" in err and "pass --labels" in err
+    assert code == 1 and f"{f}:2 (row 1)" in err and "--labels a,b,c" in err
     r = j(cli("import", f, "--task", "sentiment", "--labels", "negative,positive", "--json"))
     assert r["imported"] == 2
     assert {x["input"]: x["output"] for x in rows(studio, "sentiment")} == {
@@ -148,6 +148,11 @@ def test_bulk_delete_counts_first_and_one_undo_puts_everything_back(cli, studio)
     assert done["changed"] == n and rows(studio) == []
     j(cli("undo", "--json"))
     assert rows(studio) == before  # every row as it was, ids and all
+    # one matching row is a batch too: the app's undo names it
+    one = studio.delete_matching(task=TASK, text=before[0]["input"])
+    assert one["deleted"] == 1 and one["batch_id"] is not None
+    studio.undo_batch(one["batch_id"])
+    assert rows(studio) == before
 
 
 def test_corrupt_leaves_real_messy_inputs_alone_and_one_undo_removes_the_batch(cli, studio):

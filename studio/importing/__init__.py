@@ -124,7 +124,8 @@ def _class_name(where: str, value: int, col: str, names: list[str] | None, task:
     if not names:
         hint = f" (the task's labels: {', '.join(task.labels)})" if task.labels else ""
         raise BadInput(f"{where}: '{col}' is the number {value} and the file does not name its "
-                       f"classes; pass --labels with the names in class order{hint}")
+                       f"classes; give their names in class order (--labels a,b,c, or the "
+                       f"app's class names box){hint}")
     if not 0 <= value < len(names):
         raise BadInput(f"{where}: '{col}' is {value}, but there are {len(names)} class names "
                        f"({', '.join(names)})")

@@ -41,7 +41,7 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
         curve_btn = gr.Button("Run the learning curve (25/50/100% of train, this run's "
                               "settings)", elem_id="btn-curve")
         curve_status = gr.Markdown(elem_id="curve-status")
-    curve_plot = gr.LinePlot(x="train examples", y="score", color="model", height=260,
+    curve_plot = gr.LinePlot(x="train examples", y="score", color="model", height=340,
                              label="Score against train examples", elem_id="curve-plot")
     gr.Markdown("#### Playground")
     with gr.Row():

@@ -132,7 +132,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
         pick = gr.Dropdown([], label="Run", scale=1, elem_id="train-run-pick")
         resume_btn = gr.Button("Resume", elem_id="btn-train-resume")
     status = gr.HTML(progress_html(None), elem_id="train-progress")
-    plot = gr.LinePlot(x="step", y="loss", color="curve", label="Loss", height=280,
+    plot = gr.LinePlot(x="step", y="loss", color="curve", label="Loss", height=360,
                        elem_id="train-plot")
     log_tail = gr.Code(label="Log (last lines)", language=None, max_lines=12, interactive=False,
                        elem_id="train-log")
