@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ui_helpers import retype, running_app
+from ui_helpers import open_tab, retype, running_app, settled
 
 pytestmark = pytest.mark.browser
 
@@ -62,9 +62,8 @@ def test_one_click_undoes_a_corrupt_batch(studio, page):
 
     studio.import_samples()
     with running_app(studio) as url:
-        page.goto(url)
-        expect(page.locator("#studio-header")).to_contain_text("examples")
-        page.get_by_role("tab", name="Corrupt").click()
+        open_tab(page, url, "Corrupt")
+        settled(page)
         page.locator("#btn-corrupt").click()
         page.locator("#btn-cor-confirm").click()
         expect(page.locator("#cor-result")).to_contain_text("Stored")

@@ -62,10 +62,10 @@ def plan_import(path: str | Path, task: Task, *, fmt: str = "auto", mapping: dic
     if not records:
         raise BadInput(f"{name}: no rows to import")
     first = records[0][1]
-    if (mapping is None and task.labels and isinstance(first, dict) and "text" in first
-            and LABEL_COLUMN in first and detect_shape(*records[0], None) == "text"):
-        mapping = {"input": "text", "output": LABEL_COLUMN}  # text + label: a class per row
     shape = detect_shape(records[0][0], first, mapping)
+    if shape == "text" and task.labels and LABEL_COLUMN in first:
+        mapping = {"input": "text", "output": LABEL_COLUMN}  # text + label: a class per row
+        shape = "mapped"
     plan = ImportPlan(file=name, format=fmt, shape=shape, task=task.name,
                       class_names=class_names)
     out_col = mapping.get("output") if mapping else {

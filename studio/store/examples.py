@@ -13,7 +13,6 @@ COLUMNS = (
     "similarity", "cluster_id", "split", "content_hash", "created_at", "updated_at", "meta",
     "duplicate_kind", "import_keys", "input_style",
 )
-INPUT_STYLES = ("messy", "clean")
 SORTABLE = {"id", "task", "source", "status", "created_at", "updated_at", "similarity"}
 EDITABLE = {"input", "output", "status", "content_hash", "meta", "duplicate_of", "similarity",
             "cluster_id", "split", "parent_id", "duplicate_kind", "import_keys", "input_style"}

@@ -100,17 +100,6 @@ class ReviewsMixin:
                 self._con.unregister("_undo_actions")
         return _decode_review(rows[0]) if rows else None
 
-    def changed_after(self, example_id: int, review_id: int) -> dict | None:
-        """A live (not undone) action on the example newer than review_id, if any."""
-        rows = self._all(
-            "SELECT * FROM reviews r WHERE r.example_id = ? AND r.id > ? "
-            "AND r.action IN (SELECT unnest(?)) "
-            "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) "
-            "ORDER BY r.id LIMIT 1",
-            [example_id, review_id, list(UNDOABLE)],
-        )
-        return _decode_review(rows[0]) if rows else None
-
     def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[dict]:
         where, params = ("WHERE example_id = ?", [example_id]) if example_id is not None else ("", [])
         rows = self._all(f"SELECT * FROM reviews {where} ORDER BY id LIMIT ?", params + [limit])

@@ -49,12 +49,14 @@ def availability(name: str) -> dict:
             "where": "not cached here: training downloads it from the Hub"}
 
 
-def label(name: str) -> str:
-    """How the Train tab lists a model: the demo's plain label, or the name and where it is."""
+def label(name: str, available: bool | None = None) -> str:
+    """How the Train tab lists a model: the demo's plain label, or the name and whether this
+    machine has it (`available`, when the caller looked already)."""
     if name == TINY_DEMO:
         return TINY_DEMO_LABEL
-    a = availability(name)
-    return f"{name} ({'available' if a['available'] else 'not cached here'})"
+    if available is None:
+        available = availability(name)["available"]
+    return f"{name} ({'available' if available else 'not cached here'})"
 
 
 def hub_reachable(timeout: float = 1.5) -> bool:
@@ -70,8 +72,9 @@ def hub_reachable(timeout: float = 1.5) -> bool:
 
 
 def resolve(name: str, cache_dir: Path) -> str:
-    """The path or Hub id training loads: the demo model is built into the cache on first use;
-    a model this machine does not have is refused at once when the Hub cannot be reached."""
+    """The path or Hub id training loads: a local folder as an absolute path, the demo model
+    built into the cache on first use; a model this machine does not have is refused at once
+    when the Hub cannot be reached."""
     if name == TINY_DEMO:
         folder = cache_dir / "tiny-demo"
         if not (folder / "config.json").is_file():
@@ -79,10 +82,10 @@ def resolve(name: str, cache_dir: Path) -> str:
 
             build_tiny_model(folder, _DEMO_TEXTS)
         return str(folder)
-    a = availability(name)
-    if not a["available"]:
-        if Path(name).expanduser().exists():
-            raise BadInput(f"{name} is {a['where']}: not a model folder")
+    folder = Path(name).expanduser()
+    if folder.exists():  # the trainer says what is wrong with a folder that is not a model
+        return str(folder.resolve())
+    if not availability(name)["available"]:
         if not hub_reachable():
             raise BadInput(f"{name} is not cached here and the Hugging Face Hub cannot be "
                            f"reached from this machine; pick the {TINY_DEMO_LABEL}, a model in "

@@ -37,10 +37,7 @@ class TrainingMixin:
         from studio.curation.embed import default_cache
         from studio.training.models import resolve
 
-        model = model or DEFAULT_MODEL
-        if Path(model).expanduser().exists():
-            return str(Path(model).expanduser().resolve())
-        return resolve(model, Path(self.settings.cache_dir or default_cache()))
+        return resolve(model or DEFAULT_MODEL, Path(self.settings.cache_dir or default_cache()))
 
     def runs_dir(self) -> Path:
         return Path(self.settings.runs_dir or self.store.path.parent / "runs").resolve()

@@ -38,9 +38,9 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
     first; and the default: the first preset this machine has, else the demo model."""
     from studio.training.models import PRESETS, TINY_DEMO, availability, label
 
-    have = [p for p in PRESETS if availability(p)["available"]]
-    return ([(label(TINY_DEMO), TINY_DEMO)] + [(label(p), p) for p in PRESETS],
-            have[0] if have else TINY_DEMO)
+    have = {p: availability(p)["available"] for p in PRESETS}
+    return ([(label(TINY_DEMO), TINY_DEMO)] + [(label(p, have[p]), p) for p in PRESETS],
+            next((p for p in PRESETS if have[p]), TINY_DEMO))
 
 
 def _auto_box(gr, label: str, info: str, elem_id: str):
