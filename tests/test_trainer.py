@@ -139,6 +139,38 @@ def test_label_task_is_scored_with_accuracy_and_macro_f1(tmp_path):
     assert {"accuracy", "macro_f1", "invalid"} <= set(result["tuned_summary"])
 
 
+@pytest.mark.slow
+def test_the_loss_curve_moves_every_few_seconds_whatever_the_logging_steps(tmp_path,
+                                                                          monkeypatch):
+    """logging_steps=1000 on a 4-step run logs no loss by steps; a clock that moves 6 s a call
+    (past LOSS_SECONDS) makes the callback ask for a log at every step's end, and the real
+    Trainer honours it: a loss point per step."""
+    import trainer.callback as callback
+    from trainer.config import TrainConfig
+    from trainer.train import train
+
+    class Clock:
+        t = 1000.0
+
+        def time(self):
+            self.t += 6.0
+            return self.t
+
+    class Events:  # not a list: an empty one is falsy and `log or NullLog()` would drop it
+        def __init__(self):
+            self.seen = []
+
+        def write(self, event, **fields):
+            self.seen.append({"event": event, **fields})
+
+    assert callback.LOSS_SECONDS < 6.0
+    monkeypatch.setattr(callback, "time", Clock())
+    events = Events()
+    path = make_run(tmp_path, max_steps=4, logging_steps=1000, eval_steps=1000)
+    assert train(TrainConfig.load(path), tmp_path, log=events)["status"] == "completed"
+    assert [e["step"] for e in events.seen if e["event"] == "log" and "loss" in e] == [1, 2, 3, 4]
+
+
 def test_defaults_follow_data_and_hardware():
     from trainer.config import TrainConfig
     from trainer.defaults import GIB, DataStats, Hardware, ModelShape, resolve

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ui_helpers import open_tab, retype, running_app, settled
+from ui_helpers import expect_legend, open_tab, retype, running_app, settled
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +29,17 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         page.get_by_text("Rates", exact=True).click()
         unchanged = page.locator("#rate-unchanged input[type=number]")
         expect(unchanged).not_to_have_value("0")
+        settled(page)  # the fitted profile's rates are drawn: typing now is not drawn over
         unchanged.fill("0")  # every row changes
         unchanged.press("Enter")
+        settled(page)
+        expect(unchanged).to_have_value("0")
         page.locator("#btn-cor-preview").click()
         expect(page.locator("#cor-preview-table mark").first).to_be_visible()
         expect(page.locator("#cor-verdict")).to_contain_text("Classifier AUC")
         expect(page.locator("#cor-table")).to_contain_text("mean CER")
+        for plot in ("cor-measures-plot", "cor-mix-plot", "cor-cer-plot"):
+            expect_legend(page, plot, ["real", "synthetic"])
 
         page.locator("#cor-variants input").fill("2")
         page.locator("#btn-corrupt").click()  # the count first: nothing is written yet

@@ -3,7 +3,7 @@
 import pytest
 
 from test_dedupe import PLANTED, TASK, load
-from ui_helpers import open_tab, running_app
+from ui_helpers import expect_legend, open_tab, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +27,7 @@ def test_dedupe_panel_counts_marks_and_changes_the_canonical_row(planted, studio
         page.locator("#btn-dedupe-dry").click()  # the count first, nothing written
         expect(note).to_contain_text("Would mark 2 of 5 rows as duplicates in 1 clusters")
         expect(page.locator("#dup-nearest-plot svg")).to_be_visible()  # the histogram
+        expect_legend(page, "dup-nearest-plot", ["below", "at or above"])
         assert studio.stats(TASK)["duplicates"] == 0
 
         slider = page.locator("#dup-threshold input[type=number]")

@@ -3,7 +3,7 @@
 import pytest
 
 from test_scores import load_hand_made
-from ui_helpers import open_tab, pick, retype, running_app, settled
+from ui_helpers import expect_legend, open_tab, pick, retype, running_app, settled
 
 pytestmark = pytest.mark.browser
 TASK = "tweet-summary"
@@ -31,6 +31,7 @@ def test_thresholds_show_counts_then_apply_and_undo(scored, studio, page):
         expect(page.locator("#score-note")).to_contain_text("Scored 5 complete rows of 6")
         expect(page.locator("#score-note")).to_contain_text("flagged: copy 1")
         expect(page.locator("#score-hist svg")).to_be_visible()
+        expect_legend(page, "score-hist", ["reject", "review", "approve"])
         expect(counts).to_contain_text("Would approve 3 · reject 1 · leave 1 for review")
 
         set_slider(page, "auto-approve", 0.95)  # stricter: the good rows still pass

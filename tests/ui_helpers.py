@@ -1,6 +1,7 @@
 """Start the real app on loopback and drive it with Playwright in Debian's chromium."""
 
 import contextlib
+import re
 import os
 import shutil
 import socket
@@ -74,8 +75,6 @@ def settled(page) -> None:
     "processing" on each output it is updating). A key pressed or a field typed while the
     handlers of a tab just opened are still running can be lost: a button's event does not
     start twice, and a section drawn again takes the old value back."""
-    import re
-
     from playwright.sync_api import expect
 
     expect(page.get_by_text(re.compile(r"^\s*(processing|queue: \d)"))).to_have_count(0)
@@ -100,3 +99,15 @@ def retype(box, old: str, new: str, tries: int = 5) -> None:
     box.fill(new)
     box.press("Tab")
     expect(box).to_have_value(new)
+
+
+def expect_legend(page, elem_id: str, entries: list[str]) -> None:
+    """Wait until the chart's legend names exactly `entries`, in order, each shown, and each
+    drawn in the chart (a line, a point or a bar of that series, which may be 0 high)."""
+    from playwright.sync_api import expect
+
+    keys = page.locator(f"#{elem_id} .chart-legend li")
+    expect(keys).to_have_text(entries)
+    for k, name in enumerate(entries):
+        expect(keys.nth(k)).to_be_visible()
+        expect(page.locator(f'#{elem_id} svg [data-series="{name}"]')).not_to_have_count(0)

@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 
 from studio.ui.common import ANY, header_markdown, ui_errors
+from studio.ui.charts import bar_chart
 
 SOURCE_STATUSES = ["any but rejected", "pending", "approved"]
 REAL_FROM_TASK = "the task's real messy inputs (imported as messy, labelled since or not)"
@@ -17,6 +18,7 @@ COLOURS = {"abbrev": "#fde68a", "slang": "#fbcfe8", "apostrophe": "#bfdbfe", "mi
            "spelling": "#fecaca", "typo": "#fca5a5", "phonetic": "#ddd6fe", "elongation": "#c7d2fe",
            "g_drop": "#bbf7d0", "vowel_drop": "#a7f3d0", "casing": "#e5e7eb",
            "punctuation": "#fed7aa", "spacing": "#fed7aa", "entity": "#99f6e4", "other": "#d1d5db"}
+BAR_WIDTH = 460  # three charts side by side
 PLOT_MEASURES = (("unchanged", "unchanged"), ("lower", "lower case"), ("sentence", "sentence case"),
                  ("caps_word_rate", "CAPS words"), ("oov_rate", "out-of-vocab"),
                  ("emoji", "emoji"), ("hashtag", "hashtag"), ("mention", "mention"),
@@ -73,14 +75,9 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
                       "fills it)", open=False, elem_id="cor-realism") as realism_box:
         verdict = gr.Markdown(elem_id="cor-verdict")
         with gr.Row():
-            measures_plot = gr.BarPlot(x="bar", y="share", color="sample",
-                                       label="Share of texts (of words for CAPS and OOV)",
-                                       x_label_angle=-50, elem_id="cor-measures-plot")
-            mix_plot = gr.BarPlot(x="bar", y="share", color="sample",
-                                  label="Mix of change types", x_label_angle=-50,
-                                  elem_id="cor-mix-plot")
-            cer_plot = gr.BarPlot(x="bar", y="texts", color="sample",
-                                  label="Character error rate per text", x_label_angle=-50, elem_id="cor-cer-plot")
+            measures_plot = gr.HTML(elem_id="cor-measures-plot")
+            mix_plot = gr.HTML(elem_id="cor-mix-plot")
+            cer_plot = gr.HTML(elem_id="cor-cer-plot")
         table = gr.Dataframe(headers=["measure", "real", "synthetic"], interactive=False,
                              elem_id="cor-table")
 
@@ -125,7 +122,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
 
         real = read_texts(file, name=Path(file).name)[0] if file else \
             studio.messy_sample(task=task)
-        return [_preview_html(rows[:12], highlight), *_realism(studio, real, rows),
+        return [_preview_html(rows[:12], highlight), *_realism(real, rows),
                 gr.update(open=True)]
 
     @ui_errors
@@ -205,9 +202,7 @@ def _preview_html(rows, highlight) -> str:
             + "".join(body) + "</table>")
 
 
-def _realism(studio, real, rows):
-    import pandas as pd
-
+def _realism(real, rows):
     from generators.noise import realism_report
     from generators.noise.realism import MEASURES
 
@@ -215,8 +210,7 @@ def _realism(studio, real, rows):
     if len(real) < 5:
         msg = ("Add at least 5 real messy texts (imported as messy in this task, or a file) to "
                "compare against.")
-        empty = pd.DataFrame({"bar": [], "share": [], "sample": []})
-        return msg, empty, empty, pd.DataFrame({"bar": [], "texts": [], "sample": []}), []
+        return msg, "", "", "", []
     rep = realism_report(real, synthetic)
     auc = rep["auc"]
     verdict = (f"**Classifier AUC** {auc['cased']:.2f} cased, {auc['lowercased']:.2f} lower-cased "
@@ -225,20 +219,25 @@ def _realism(studio, real, rows):
                "and the clean texts are not the same texts here, so topic and length count too: "
                "for the noise alone, compare pairs with `sft-studio realism` and clean versions."
                if auc.get("cased") is not None else f"Classifier test skipped: {auc['error']}")
-    # Bars side by side: one bar per (measure, sample), coloured by sample.
-    m, mix, cer = [], [], []
-    for k, label in PLOT_MEASURES:
-        m += [{"bar": f"{label} · {side}", "share": rep[side][k], "sample": side}
-              for side in ("real", "synthetic")]
-    for k in sorted(set(rep["real"]["mix"]) | set(rep["synthetic"]["mix"])):
-        mix += [{"bar": f"{k} · {side}", "share": rep[side]["mix"].get(k, 0.0), "sample": side}
-                for side in ("real", "synthetic")]
-    for b in range(8):
-        lo = b * 0.04
-        for side in ("real", "synthetic"):
-            n = sum(lo <= x < lo + 0.04 or (b == 7 and x >= lo) for x in rep[side]["cer"])
-            cer.append({"bar": f"{lo:.2f}{'+' if b == 7 else ''} · {side}", "texts": n,
-                        "sample": side})
     table = [[label, round(rep["real"][k], 3), round(rep["synthetic"][k], 3)]
              for k, label in MEASURES]
-    return verdict, pd.DataFrame(m), pd.DataFrame(mix), pd.DataFrame(cer), table
+    return (verdict, *realism_charts(rep), table)
+
+
+def realism_charts(rep: dict) -> tuple[str, str, str]:
+    """The real and the corrupted sample side by side: measures, change mix, CER per text."""
+    sides = ("real", "synthetic")
+    measures = [(label, side, rep[side][k]) for k, label in PLOT_MEASURES for side in sides]
+    kinds = sorted(set(rep["real"]["mix"]) | set(rep["synthetic"]["mix"]))
+    mix = [(k, side, rep[side]["mix"].get(k, 0.0)) for k in kinds for side in sides]
+    cer = []
+    for b in range(8):
+        lo = b * 0.04
+        for side in sides:
+            n = sum(lo <= x < lo + 0.04 or (b == 7 and x >= lo) for x in rep[side]["cer"])
+            cer.append((f"{lo:.2f}{'+' if b == 7 else ''}", side, n))
+    return (bar_chart(measures, y_label="share", title="Share of texts (of words for CAPS and "
+                      "OOV)", width=BAR_WIDTH),
+            bar_chart(mix, y_label="share", title="Mix of change types", width=BAR_WIDTH),
+            bar_chart(cer, y_label="texts", title="Character error rate per text",
+                      width=BAR_WIDTH))

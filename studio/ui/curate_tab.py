@@ -6,8 +6,10 @@ import html
 
 from studio.display import shorten
 from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
+from studio.ui.charts import PALETTE, bar_chart
 
 CLUSTER_COLUMNS = ["cluster", "rows", "kinds", "lowest cosine", "canonical row", "status"]
+NEAREST_COLORS = {"below": PALETTE[0], "at or above": PALETTE[1]}
 MEMBER_COLUMNS = ["id", "role", "cosine", "status", "source", "input"]
 
 
@@ -47,8 +49,6 @@ def build_curate_tab(gr, settings, studio, task_box, header):
 
 
 def _build_dedupe(gr, settings, studio, task_box, header, model):
-    from studio.curation.dedupe import histogram_bins
-
     gr.Markdown("### Duplicates\n**Dedupe** marks rows that repeat another row of the task: the "
                 "**canonical** row stays, the others point at it and are skipped by export and "
                 "training. Statuses never change, and variants of one parent are not duplicates "
@@ -61,10 +61,7 @@ def _build_dedupe(gr, settings, studio, task_box, header, model):
         dry_btn = gr.Button("Count (dry run)", scale=1, elem_id="btn-dedupe-dry")
         run_btn = gr.Button("Mark duplicates", variant="primary", scale=1, elem_id="btn-dedupe")
     dedupe_note = gr.Markdown(elem_id="dedupe-note")
-    nearest_plot = gr.BarPlot(x="cosine", y="rows", color="at the threshold", visible=False,
-                              label="Rows by the cosine of their nearest row of another family",
-                              x_label_angle=-50, sort=histogram_bins(),
-                              elem_id="dup-nearest-plot")
+    nearest_plot = gr.HTML(visible=False, elem_id="dup-nearest-plot")
     clusters = gr.Dataframe(headers=CLUSTER_COLUMNS, interactive=False, wrap=True,
                             label="Duplicate clusters (click one to see its rows)",
                             column_widths=["9%", "6%", "14%", "10%", "51%", "10%"],
@@ -146,12 +143,13 @@ def _build_dedupe(gr, settings, studio, task_box, header, model):
 
 def _nearest_plot(gr, hist: dict | None, threshold: float):
     """The nearest-neighbour histogram, bars at or above the threshold in their own colour."""
-    import pandas as pd
-
     if not hist:  # too many rows to compare all pairs for a picture
         return gr.update(visible=False)
-    bins = hist["bins"]
-    below = [b.startswith("<") or float(b) + hist["step"] <= threshold + 1e-9 for b in bins]
-    frame = pd.DataFrame({"cosine": bins, "rows": hist["counts"],
-                          "at the threshold": ["below" if b else "at or above" for b in below]})
-    return gr.update(value=frame, visible=True)
+    return gr.update(value=nearest_chart(hist, threshold), visible=True)
+
+
+def nearest_chart(hist: dict, threshold: float) -> str:
+    bars = [(b, "below" if b.startswith("<") or float(b) + hist["step"] <= threshold + 1e-9
+             else "at or above", n) for b, n in zip(hist["bins"], hist["counts"])]
+    return bar_chart(bars, y_label="rows", colors=NEAREST_COLORS,
+                     title="Rows by the cosine of their nearest row of another family")

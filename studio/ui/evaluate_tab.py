@@ -4,7 +4,7 @@ learning curve, and a playground where a typed input gets the base and the tuned
 from __future__ import annotations
 
 from studio.ui.common import ui_errors
-from studio.ui.train_tab import typed_frame
+from studio.ui.charts import line_chart
 
 ROW_COLUMNS = ["id", "input", "reference", "base", "tuned", "base score", "tuned score"]
 SUMMARY_COLUMNS = ["", "base", "tuned", "difference"]
@@ -41,8 +41,7 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
         curve_btn = gr.Button("Run the learning curve (25/50/100% of train, this run's "
                               "settings)", elem_id="btn-curve")
         curve_status = gr.Markdown(elem_id="curve-status")
-    curve_plot = gr.LinePlot(x="train examples", y="score", color="model", height=340,
-                             label="Score against train examples", elem_id="curve-plot")
+    curve_plot = gr.HTML(curve_chart(None), elem_id="curve-plot")
     gr.Markdown("#### Playground")
     with gr.Row():
         text = gr.Textbox(label="Input", lines=3, scale=3, elem_id="play-input")
@@ -70,16 +69,7 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
 
     def curve_frame(task):
         curves = [r for r in studio.runs(task) if r["kind"] == "curve" and r["curve"]]
-        points = []
-        if curves:
-            c = curves[0]["curve"]
-            for p in c["points"]:
-                points += [{"train examples": p["n_train"], "score": p["value"],
-                            "model": f"tuned ({c['metric']})"},
-                           {"train examples": p["n_train"], "score": c["base"],
-                            "model": "base"}]
-        return typed_frame(points, {"train examples": "int64", "score": "float64",
-                                    "model": "str"})
+        return curve_chart(curves[0]["curve"] if curves else None)
 
     @ui_errors
     def show(run_id, again=False, progress=gr.Progress()):
@@ -133,3 +123,13 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
                api_name=False)
     play_btn.click(ask, [pick, text], [base_out, tuned_out], api_name="try_model")
     return {"refresh": (refresh, [task_box, pick], [pick, curve_plot])}
+
+
+def curve_chart(curve: dict | None) -> str:
+    """The tuned model's score against the train examples it saw, the base model's beside it."""
+    points = (curve or {}).get("points") or []
+    series = {f"tuned ({curve['metric']})": [(p["n_train"], p["value"]) for p in points],
+              "base": [(p["n_train"], curve["base"]) for p in points]} if points else {}
+    return line_chart(series, x_label="train examples", y_label="score",
+                      title="Score against train examples",
+                      empty="Run the learning curve to see the score against the train size.")

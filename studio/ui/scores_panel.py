@@ -5,6 +5,7 @@ how far the judge agrees with people."""
 import html
 
 from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
+from studio.ui.charts import bar_chart
 
 SCORE_CHOICES = ["quality", "heuristics", "faithfulness", "novelty", "judge"]
 ZONE_COLORS = {"reject": "#dc2626", "review": "#f59e0b", "approve": "#16a34a",
@@ -46,8 +47,7 @@ def build_scores_panel(gr, settings, studio, task_box, header):
         which = gr.Dropdown(SCORE_CHOICES, value="quality", label="Histogram of", scale=1,
                             elem_id="score-which")
         about = gr.Markdown(DESCRIBE["quality"], elem_id="score-about")
-    plot = gr.BarPlot(x="score", y="rows", color="zone", visible=False, x_label_angle=-50,
-                      label="Rows by score", elem_id="score-hist", color_map=ZONE_COLORS)
+    plot = gr.HTML(visible=False, elem_id="score-hist")
     with gr.Row():
         low = gr.Slider(0, 1, value=DEFAULT_THRESHOLDS[0], step=0.01, scale=2,
                         label="Reject pending rows below", elem_id="auto-reject")
@@ -73,8 +73,6 @@ def build_scores_panel(gr, settings, studio, task_box, header):
                 f"{unscored}")
 
     def histogram(task, name, lo, hi):
-        import pandas as pd
-
         if not task:
             return gr.update(visible=False)
         h = studio.score_histogram(task, name)
@@ -87,9 +85,10 @@ def build_scores_panel(gr, settings, studio, task_box, header):
             labels = [f"{a:.2f}" for a in edges[:-1]]
             zones = [("reject" if b <= lo + 1e-9 else "approve" if a >= hi - 1e-9 else "review")
                      if name == "quality" else name for a, b in zip(edges[:-1], edges[1:])]
-        frame = pd.DataFrame({"score": labels, "rows": h["counts"], "zone": zones})
-        return gr.update(value=frame, visible=True, sort=labels,
-                         label=f"Rows by {name} ({sum(h['counts'])} rows, duplicates left out)")
+        chart = bar_chart(list(zip(labels, zones, h["counts"])), y_label="rows",
+                          colors=ZONE_COLORS, title=f"Rows by {name} ({sum(h['counts'])} rows, "
+                          "duplicates left out)")
+        return gr.update(value=chart, visible=True)
 
     def agreement_view(task):
         if not task:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from studio.errors import BadInput
 from studio.ui.common import ui_errors
+from studio.ui.charts import line_chart
 
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
                "base", "tuned", "delta", "epochs", "lr", "LoRA r", "batch x accum"]
@@ -50,15 +51,16 @@ def _auto_box(gr, label: str, info: str, elem_id: str):
                       elem_id=elem_id)
 
 
-def typed_frame(points: list[dict], dtypes: dict):
-    """A plot's frame with fixed column types (object columns would make the plot treat
-    numbers as categories), or None while there is nothing to draw: gradio 6.31's LinePlot
-    draws no lines for data that follows an empty frame, while it does after None."""
-    import pandas as pd
-
-    if not points:
-        return None
-    return pd.DataFrame(points, columns=list(dtypes)).astype(dtypes)
+def loss_chart(metrics: list[dict]) -> str:
+    """The train and eval loss against the step; a learning-curve run has a pair per part."""
+    series: dict[str, list] = {}
+    for m in metrics:
+        part = f"{int(m['part'][1:])}% of train: " if m["part"] else ""
+        for key, name in (("loss", "train loss"), ("eval_loss", "eval loss")):
+            if m[key] is not None:
+                series.setdefault(part + name, []).append((m["step"], m[key]))
+    return line_chart(series, x_label="step", y_label="loss", title="Loss",
+                      empty="The loss shows here once a run logs its first step.")
 
 
 def progress_html(run: dict | None) -> str:
@@ -132,8 +134,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
         pick = gr.Dropdown([], label="Run", scale=1, elem_id="train-run-pick")
         resume_btn = gr.Button("Resume", elem_id="btn-train-resume")
     status = gr.HTML(progress_html(None), elem_id="train-progress")
-    plot = gr.LinePlot(x="step", y="loss", color="curve", label="Loss", height=360,
-                       elem_id="train-plot")
+    plot = gr.HTML(loss_chart([]), elem_id="train-plot")
     log_tail = gr.Code(label="Log (last lines)", language=None, max_lines=12, interactive=False,
                        elem_id="train-log")
     with gr.Accordion("Runs", open=True):
@@ -183,19 +184,13 @@ def build_train_tab(gr, settings, studio, task_box, header):
     def view(run_id, picked=None):
         runs = studio.runs()
         run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
-        points = []
-        if run is not None:
-            for m in studio.store.run_metrics(run["id"]):  # runs() above folded them in
-                for key, name in (("loss", "train loss"), ("eval_loss", "eval loss")):
-                    if m[key] is not None:
-                        points.append({"step": m["step"], "loss": m[key],
-                                       "curve": f"{m['part'] + ' ' if m['part'] else ''}{name}"})
-        frame = typed_frame(points, {"step": "int64", "loss": "float64", "curve": "str"})
+        # runs() above folded the run's metrics in
+        chart = loss_chart(studio.store.run_metrics(run["id"]) if run else [])
         tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
         stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
                      if r["status"] in ("failed", "cancelled", "interrupted")]
         keep = picked if picked in [v for _, v in stoppable] else None
-        return (progress_html(run), frame, tail, run_rows(runs),
+        return (progress_html(run), chart, tail, run_rows(runs),
                 gr.update(choices=stoppable, value=keep), run is not None and
                 run["status"] in LIVE)
 
