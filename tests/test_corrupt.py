@@ -107,6 +107,13 @@ def test_realism_cli_table_json_and_bad_files(cli, tmp_path):
     plain.write_text("\n".join(x["text"] for x in lines[80:160]))
     rep = j(cli("realism", "--real", str(real), "--synthetic", str(plain), "--json"))
     assert not rep["real"]["cer_exact"] and rep["synthetic"]["n"] == 80
+    # what tells the samples apart, in words: here every synthetic text signs off with "fr"
+    signed = tmp_path / "signed.txt"
+    signed.write_text("\n".join(x["text"] + " fr" for x in lines[80:160]))
+    code, text, err = cli("realism", "--real", str(real), "--synthetic", str(signed))
+    assert code == 0 and "gives the corrupted texts away: 'fr'" in text, text
+    rep = j(cli("realism", "--real", str(real), "--synthetic", str(signed), "--json"))
+    assert rep["giveaways"]["synthetic"][0][0] == "fr"
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "fine"}\n{"text": oops}\n')
     code, _, err = cli("realism", "--real", str(broken), "--synthetic", str(plain))

@@ -37,6 +37,7 @@ def test_corrupt_tab_fits_previews_compares_and_stores(studio, page):
         page.locator("#btn-cor-preview").click()
         expect(page.locator("#cor-preview-table mark").first).to_be_visible()
         expect(page.locator("#cor-verdict")).to_contain_text("Classifier AUC")
+        expect(page.locator("#cor-verdict")).to_contain_text("What tells them apart")
         expect(page.locator("#cor-table")).to_contain_text("mean CER")
         for plot in ("cor-measures-plot", "cor-mix-plot", "cor-cer-plot"):
             expect_legend(page, plot, ["real", "synthetic"])

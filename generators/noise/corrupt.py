@@ -31,6 +31,10 @@ OCR_SWAPS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("l", "1"), ("I", "l"), ("O"
 G_DROP_KEEP = frozenset({"during", "ceiling", "bring", "thing", "sing", "king", "ring", "wing",
                          "spring", "string", "sting", "swing", "sling", "cling", "fling"})
 STRETCH = frozenset("aeiouyshw")
+# Words nobody stretches for emphasis (theee, withhh): the small words that carry grammar.
+UNSTRETCHED = frozenset("the a an of to in on at for and or but is are was were be been it its "
+                        "i me my we our us he she his her they them their this that with from by "
+                        "as if then than".split())
 # Words people put in CAPS for emphasis: these get twice the base chance, others 0.6 of it.
 EMPHASIS = frozenset("so very really never always no not again all every still literally "
                      "actually too much more most best worst new love hate need want can't "
@@ -42,6 +46,7 @@ EMPHASIS = frozenset("so very really never always no not again all every still l
 CAPS_RUN = 0.5
 # How many times a repeated mark is written: "??" nearly always stays at two, "!" runs longer.
 REPEATS = {"?": (2, 2, 2, 2, 2, 2, 2, 3, 3, 4), "!": (2, 2, 2, 3, 3, 3, 3, 4, 4, 5)}
+CHANGE_TRIES = 8  # draws for a text meant to change before it is left as it is
 
 
 @dataclass
@@ -98,12 +103,25 @@ class Corrupter:
         return cls(profile, baseline={k: counts[k] / n for k in ENTITY_KINDS}, **kw)
 
     def __call__(self, text: str, seed: int = 0) -> Corruption:
-        p = self.profile
+        """`unchanged` of the texts stay as they are; every other one comes out changed: when
+        the text-level choices (casing, ending, entities, drawn once) change nothing and every
+        word's draws missed, the words are drawn again (the rates were fitted on changed texts,
+        so a text meant to change has at least one change, as the real ones do)."""
         rng = random.Random(text_seed(text, seed))
-        ops: Counter = Counter()
-        if rng.random() < p.unchanged or not text.strip():
+        if rng.random() < self.profile.unchanged or not text.strip():
             return Corruption(text, {}, seed)
-        u = rng.random()
+        plan = [rng.random() for _ in range(3 + len(ENTITY_KINDS))]
+        for _ in range(CHANGE_TRIES):
+            ops: Counter = Counter()
+            out = self._corrupt(text, rng, ops, plan)
+            if out != text:
+                break
+        return Corruption(out, dict(ops), seed)
+
+    def _corrupt(self, text: str, rng: random.Random, ops: Counter, plan: list[float]) -> str:
+        """One pass; `plan` holds the text-level draws: style, truncation, ending, entities."""
+        p = self.profile
+        u = plan[0]
         style = ("lower" if u < p.lower else "shout" if u < p.lower + p.shout
                  else "sentence" if u < p.lower + p.shout + p.sentence else "keep")
         if (style == "lower" and text != text.lower()) or (
@@ -166,22 +184,22 @@ class Corrupter:
                     have.add(kind)
             out.append(piece)
         text = "".join(out)
-        if p.truncate and len(text) >= 60 and rng.random() < p.truncate:
+        if p.truncate and len(text) >= 60 and plan[1] < p.truncate:
             text = _truncate(text, rng)
             ops["truncate"] += 1
             have = entity_kinds(text)
         elif p.end_punct and text.endswith(".") and not text.endswith("..") \
-                and rng.random() < p.end_punct:
+                and plan[2] < p.end_punct:
             text = text[:-1]
             ops["end_punct"] += 1
-        elif p.end_mark and text[-1:] in "?!" and rng.random() < p.end_mark:
+        elif p.end_mark and text[-1:] in "?!" and plan[2] < p.end_mark:
             text = text.rstrip("?!").rstrip()  # a repeated mark goes too: "??" or nothing
             ops["end_mark"] += 1
-        for kind in ENTITY_KINDS:
-            if kind not in have and self.add[kind] and rng.random() < self.add[kind]:
+        for k, kind in enumerate(ENTITY_KINDS):
+            if kind not in have and self.add[kind] and plan[3 + k] < self.add[kind]:
                 text = ADDERS[kind](text, rng)
                 ops[kind] += 1
-        return Corruption(text, dict(ops), seed)
+        return text
 
     def _phrase(self, parts: list[str], i: int, first: str, rng, ops) -> tuple[str, int]:
         """The lexicon's phrase starting with word `first` (parts[i] is the piece after it),
@@ -220,7 +238,7 @@ class Corrupter:
             if 3 <= len(sk) < n:
                 ops["vowel_drop"] += 1
                 return sk
-        if p.elongation and n <= 6 and rng.random() < p.elongation:
+        if p.elongation and n <= 6 and low not in UNSTRETCHED and rng.random() < p.elongation:
             i = max((j for j, c in enumerate(low) if c in STRETCH), default=-1)
             if i >= 0:
                 ops["elongation"] += 1
@@ -333,7 +351,8 @@ def _mention(text, rng):
     handle = "@" + rng.choice(HANDLE_PARTS) + rng.choice(("", "_", "")) + \
         rng.choice(HANDLE_PARTS[:6] + ("",) * 4) + (str(rng.randint(1, 99)) if rng.random() < 0.4
                                                      else "")
-    return handle + " " + text if rng.random() < 0.6 else _append(text, handle)
+    # Real tweets carry mentions at the start: a reply, or a retweet's "RT @user:".
+    return ("RT " + handle + ": " if rng.random() < 0.15 else handle + " ") + text
 
 
 def _url(text, rng):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from generators.noise.lexicon import Lexicon, shipped
+from generators.noise.lexicon import SECTIONS, Lexicon, shipped
 from generators.noise.text import (ELONGATED_RE, ENTITY_KINDS, KEY_NEIGHBOURS, casing_style,
                                    is_caps_word, near_word, pieces, skeleton, squeeze,
                                    vocabulary)
@@ -64,10 +64,33 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
         return "g_drop", low + "g"
     if low in _skeletons():
         return "vowel_drop", _skeletons()[low]
+    if any(ch.isdigit() for ch in low) or inflected(low) or low in INTERNET_WORDS:
+        return None, None  # 9pm, 5th; vibes, baked; lol: words, not slips
     near = near_word(low) if not token[:1].isupper() else None  # Title case: a name, mostly
     if near:
         return ("typo" if keyboard_slip(near, low) else "spelling"), near
     return "other", None
+
+
+# Words of the internet the vocabulary lacks: written as they are, never a slip of another word.
+INTERNET_WORDS = frozenset("lol lmao lmfao rofl omg omfg wtf idk idc tbh smh imo imho irl fomo "
+                           "haha hahaha hehe lulz meme memes selfie selfies emoji emojis vlog "
+                           "blog blogs app apps wifi hashtag retweet dm dms gif gifs".split())
+SUFFIXES = (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("er", ""), ("er", "e"),
+            ("ers", ""), ("y", ""), ("ly", ""), ("ing", ""), ("ing", "e"), ("ies", "y"),
+            ("ied", "y"), ("est", ""), ("ness", ""), ("ful", ""))
+
+
+def inflected(word: str) -> bool:
+    """Whether `word` is a vocabulary word with a common ending (vibes, baked, plumbers,
+    leaky): the vocabulary holds mostly base forms, and those are real words, not slips."""
+    vocab = vocabulary()
+    for end, add in SUFFIXES:
+        if word.endswith(end) and len(word) > len(end) + 2:
+            stem = word[:-len(end)] + add
+            if stem in vocab or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in vocab):
+                return True
+    return False
 
 
 @dataclass
@@ -80,6 +103,7 @@ class Detected:
     normalized: str = ""
     repeats: int = 0        # runs of !! or ??
     tight: int = 0          # a comma or full stop with no space after it
+    respelled: list = field(default_factory=list)  # (lexicon key, form) for each lexicon form
 
     @property
     def changed(self) -> int:
@@ -107,6 +131,7 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
             key, section = lex.reverse[form.lower()]
             d.words += 1
             d.counts[section] = d.counts.get(section, 0) + 1
+            d.respelled.append((key, form.lower()))
             out.append(key)
             skip = span - 1
             continue
@@ -120,6 +145,8 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
             cat, std = classify_token(piece, lex)
             if cat and cat != "other":  # an unknown word is as often a name as a respelling
                 d.counts[cat] = d.counts.get(cat, 0) + 1
+                if cat in SECTIONS and std:
+                    d.respelled.append((std, low))
                 if std:
                     piece = std
         elif kind == "punct":

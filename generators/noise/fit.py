@@ -25,6 +25,7 @@ LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
 TAIL = re.compile(r"([.!?…]+)[^\w#@/]*$")
 PRONOUN_I = re.compile(r"(?<![\w'’])[iI](?=['’][a-z]+\b|\b)")
 LAST_WORD = re.compile(r"[A-Za-z0-9'’]\W*$")
+INNER_STOP = re.compile(r"\w\s?\.\s+\w")  # a full stop between two sentences
 
 
 class FitError(ValueError):
@@ -141,19 +142,23 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
             noisy_clean.append(d.normalized)
             for cat, k in d.counts.items():
                 seen[cat] += k
+            for key, form in d.respelled:
+                if lex.lookup(key):
+                    used.setdefault(key, Counter())[form] += 1
             seen["caps_words"] += d.caps_words
             _count_i(m, seen, chances)
-            # Which messy texts lost a final mark can't be told from those that never had one;
-            # texts ending in a word are the chances, those ending in "." the ones kept.
-            if LAST_WORD.search(m):
+            # Which messy texts lost a final stop can't be told from those that never had one.
+            # A writer who ends sentences inside the text with full stops shows they write
+            # them: only their texts are chances, and those ending in a word the drops.
+            if INNER_STOP.search(m):
                 chances["end_punct"] += 1
-                seen["end_punct"] += 1
-            elif (t := TAIL.search(m)) and t.group(1) == ".":
-                chances["end_punct"] += 1
+                seen["end_punct"] += bool(LAST_WORD.search(m))
             seen["truncate"] += m.rstrip().endswith(("…", "..."))
         n = len(messy)
     k = max(len(noisy_messy), 1)
     chances.update(_chances(noisy_clean, lex))
+    occurrences = _occurrences(noisy_clean, lex)
+    _leave_out_personal(seen, chances, used, occurrences, lex)
     for m in noisy_messy:
         seen["punct_repeat"] += len(re.findall(r"([!?])\1+", m))
         seen["dots"] += len(re.findall(r"(?<!\.)\.\.(?!\.)", m))
@@ -166,14 +171,14 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
         unchanged=1 - len(noisy_messy) / n,
         **{cat: min(20.0, _rate(seen[cat], chances[cat], getattr(base, cat), PRIOR_EXPECTED))
            for cat in LEXICAL},
-        **{op: min(1.0, _rate(seen[op], chances[op], getattr(base, op))) for op in (
+        # token operators: what the sample shows, shrunk towards zero when chances are few
+        # (an operator the sample gives no evidence for never fires)
+        **{op: min(1.0, _rate(seen[op], chances[op], 0.0)) for op in (
             "apostrophe", "g_drop", "vowel_drop", "elongation", "typo", "spelling", "punct_repeat",
-            "i_lower",
-            "dots", "spacing")},
-        comma_drop=(min(1.0, _rate(seen["comma_drop"], chances["comma_drop"], base.comma_drop))
+            "i_lower", "dots", "spacing")},
+        comma_drop=(min(1.0, _rate(seen["comma_drop"], chances["comma_drop"], 0.0))
                     if clean_texts is not None else base.comma_drop),
-        caps_words=min(1.0, _rate(seen["caps_words"], chances["caps_words"] - shout_words,
-                                  base.caps_words)),
+        caps_words=min(1.0, _rate(seen["caps_words"], chances["caps_words"] - shout_words, 0.0)),
         lower=styles["lower"] / k, shout=styles["shout"] / k, sentence=styles["sentence"] / k,
         end_punct=min(1.0, _rate(seen["end_punct"], chances["end_punct"], base.end_punct)),
         end_mark=(min(1.0, _rate(seen["end_mark"], chances["end_mark"], base.end_mark))
@@ -182,8 +187,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
         **{kind: has[kind] / k for kind in ENTITY_KINDS},
         ocr=base.ocr,
     )
-    occurrences = _occurrences(noisy_clean, lex)
-    extra = _learnt_entries(learnt, occurrences, lex)
+    extra = _learnt_entries(learnt, occurrences, lex, rates["slang"] or 1.0)
     for section, table in _personal_rates(used, occurrences, lex, rates).items():
         extra.setdefault(section, {}).update(table)
     fitted = {"texts": n, "changed": len(noisy_messy),
@@ -214,19 +218,41 @@ def _occurrences(clean_texts: list[str], lex: Lexicon) -> Counter:
     return seen
 
 
-def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexicon) -> dict:
-    """Respellings the lexicon lacks, as `slang` entries with their observed frequency."""
+LEARNT_PRIOR, LEARNT_RATE = 10, 0.03  # a respelling the lexicon lacks: 10 sightings' worth of 3%
+
+
+def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexicon,
+                    scale: float) -> dict:
+    """Respellings the lexicon lacks, as `slang` entries with their observed frequency (stored
+    divided by the slang scale, which the corrupter multiplies every slang entry by)."""
     table = {}
     for word, forms in sorted(learnt.items()):
         if lex.lookup(word) or " " in word or not word.isalpha():
             continue
         total = sum(forms.values())
-        table[word] = {"p": round(min(1.0, total / max(occurrences[word], total)), 4),
+        # a form seen once in 50 texts is weak evidence: pulled towards a low rate
+        p = (total + LEARNT_PRIOR * LEARNT_RATE) / (max(occurrences[word], total) + LEARNT_PRIOR)
+        table[word] = {"p": round(min(1.0, p / scale), 4),
                        "forms": {f: n / total for f, n in forms.items()}}
     return {"slang": table} if table else {}
 
 
 PRIOR_WEIGHT = 2  # how many sightings the lexicon's own rate is worth against the writer's
+PERSONAL_MIN = 2  # occurrences of a lexicon word before the writer gets a rate of their own
+
+
+def _leave_out_personal(seen: Counter, chances: Counter, used: dict[str, Counter],
+                        occurrences: Counter, lex: Lexicon) -> None:
+    """Take the words that get a rate of their own out of their section's scale: otherwise a
+    writer's "u" for "you" (the commonest respelling by far) would scale up every other entry
+    of the section ("no" -> "nah") that the sample never respells."""
+    for key, n in occurrences.items():
+        entries = lex.lookup(key)
+        if n < PERSONAL_MIN or not entries:
+            continue
+        e = entries[0]
+        seen[e.section] = max(0.0, seen[e.section] - sum(used.get(key, Counter()).values()))
+        chances[e.section] = max(0.0, chances[e.section] - n * e.p)
 
 
 def _personal_rates(used: dict[str, Counter], occurrences: Counter, lex: Lexicon,
@@ -236,7 +262,7 @@ def _personal_rates(used: dict[str, Counter], occurrences: Counter, lex: Lexicon
     out: dict[str, dict] = {}
     for key, n in occurrences.items():
         entries = lex.lookup(key)
-        if n < 2 or not entries:
+        if n < PERSONAL_MIN or not entries:
             continue
         e = entries[0]
         scale = rates[e.section] or 1.0

@@ -116,6 +116,31 @@ def two_sample_auc(a: list[str], b: list[str], groups: list | None = None,
     return float(roc_auc_score(y, scores))
 
 
+def giveaways(real: list[str], synthetic: list[str], k: int = 10,
+              lowercase: bool = True) -> dict[str, list[tuple[str, float]]]:
+    """What tells the samples apart, in words a person can act on: the word 1-2-grams (and the
+    marks, kept as words) with the largest weights in a logistic regression over both samples,
+    `synthetic` (what gives the corrupted side away: turn it down) and `real` (what the real
+    side has that the corrupted one lacks: turn it up). Weights are the model's coefficients."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if min(len(real), len(synthetic)) < 5:
+        return {"synthetic": [], "real": []}
+    vec = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=lowercase, min_df=2,
+                          token_pattern=r"[^\s]+", sublinear_tf=True)
+    x = vec.fit_transform(list(real) + list(synthetic))
+    y = np.array([0] * len(real) + [1] * len(synthetic))
+    coef = LogisticRegression(C=1.0, max_iter=2000).fit(x, y).coef_[0]
+    names = vec.get_feature_names_out()
+    order = np.argsort(coef)
+    return {"synthetic": [(str(names[i]), round(float(coef[i]), 3)) for i in order[::-1][:k]
+                          if coef[i] > 0],
+            "real": [(str(names[i]), round(float(coef[i]), 3)) for i in order[:k]
+                     if coef[i] < 0]}
+
+
 def realism_report(real: list[str], synthetic: list[str], real_clean: list[str] | None = None,
                    synthetic_clean: list[str] | None = None, seed: int = 0) -> dict:
     """Both samples described side by side, and the classifier test, cased and lower-cased.
@@ -133,7 +158,20 @@ def realism_report(real: list[str], synthetic: list[str], real_clean: list[str] 
                          "lowercased": two_sample_auc(real, synthetic, groups, True, seed=seed)}
     except ValueError as exc:
         report["auc"] = {"cased": None, "lowercased": None, "error": str(exc)}
+    report["giveaways"] = giveaways(real, synthetic)
     return report
+
+
+def giveaway_line(report: dict, k: int = 6) -> str:
+    """The report's giveaways in one line: what to turn down, what to turn up."""
+    g = report.get("giveaways") or {}
+    parts = []
+    if g.get("synthetic"):
+        parts.append("gives the corrupted texts away: "
+                     + ", ".join(f"'{w}'" for w, _ in g["synthetic"][:k]))
+    if g.get("real"):
+        parts.append("the real texts have more: " + ", ".join(f"'{w}'" for w, _ in g["real"][:k]))
+    return "; ".join(parts)
 
 
 def format_report(report: dict) -> str:
@@ -158,4 +196,7 @@ def format_report(report: dict) -> str:
     tail = [note, "AUC 0.5: the classifier cannot tell the samples apart; 1.0: always can"]
     if auc.get("error"):
         tail.append(f"classifier test skipped: {auc['error']}")
+    if giveaway_line(report):
+        tail.append("words and marks that tell them apart (a word-level classifier): "
+                    + giveaway_line(report))
     return "\n".join(lines + [""] + tail)
