@@ -91,6 +91,13 @@ class Corrupter:
         self.second = {first: {o[0][1] for o in options} for first, options in self.phrases.items()}
         baseline = baseline or {}
         self.add = {k: _top_up(getattr(p, k), baseline.get(k, 0.0)) for k in ENTITY_KINDS}
+        # A profile fitted on messy texts alone knows how many of them end with a full stop,
+        # not how many lost one: against a clean batch, drop just enough stops to match.
+        self.end_punct = p.end_punct
+        target = p.fitted.get("ends_with_stop")
+        if target is not None and "ends_with_stop" in baseline:
+            have = baseline["ends_with_stop"]
+            self.end_punct = max(0.0, 1 - target / have) if have > 0 else 0.0
         self.word_ops = any(getattr(p, k) > 0 for k in (
             "apostrophe", "g_drop", "vowel_drop", "elongation", "spelling", "typo", "ocr"))
 
@@ -100,7 +107,9 @@ class Corrupter:
         have: with `emoji = 0.2` and a fifth of the clean texts carrying one, none are added."""
         n = max(len(clean_texts), 1)
         counts = Counter(k for t in clean_texts for k in entity_kinds(t))
-        return cls(profile, baseline={k: counts[k] / n for k in ENTITY_KINDS}, **kw)
+        stops = sum(_ends_with_stop(t) for t in clean_texts)
+        return cls(profile, baseline={**{k: counts[k] / n for k in ENTITY_KINDS},
+                                      "ends_with_stop": stops / n}, **kw)
 
     def __call__(self, text: str, seed: int = 0) -> Corruption:
         """`unchanged` of the texts stay as they are; every other one comes out changed: when
@@ -188,8 +197,8 @@ class Corrupter:
             text = _truncate(text, rng)
             ops["truncate"] += 1
             have = entity_kinds(text)
-        elif p.end_punct and text.endswith(".") and not text.endswith("..") \
-                and plan[2] < p.end_punct:
+        elif self.end_punct and text.endswith(".") and not text.endswith("..") \
+                and plan[2] < self.end_punct:
             text = text[:-1]
             ops["end_punct"] += 1
         elif p.end_mark and text[-1:] in "?!" and plan[2] < p.end_mark:
@@ -271,6 +280,11 @@ class Corrupter:
             ops["comma_drop"] += 1
             return ""
         return mark
+
+
+def _ends_with_stop(text: str) -> bool:
+    t = text.rstrip()
+    return t.endswith(".") and not t.endswith("..")
 
 
 def _top_up(target: float, already: float) -> float:

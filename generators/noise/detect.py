@@ -103,7 +103,7 @@ class Detected:
     normalized: str = ""
     repeats: int = 0        # runs of !! or ??
     tight: int = 0          # a comma or full stop with no space after it
-    respelled: list = field(default_factory=list)  # (lexicon key, form) for each lexicon form
+    respelled: list = field(default_factory=list)  # (word, form): lexicon forms, dropped apostrophes
 
     @property
     def changed(self) -> int:
@@ -145,7 +145,7 @@ def detect(text: str, lex: Lexicon | None = None) -> Detected:
             cat, std = classify_token(piece, lex)
             if cat and cat != "other":  # an unknown word is as often a name as a respelling
                 d.counts[cat] = d.counts.get(cat, 0) + 1
-                if cat in SECTIONS and std:
+                if (cat in SECTIONS or cat == "apostrophe") and std:
                     d.respelled.append((std, low))
                 if std:
                     piece = std

@@ -17,7 +17,7 @@ from generators.noise.detect import align, detect
 from generators.noise.lexicon import Lexicon, load_lexicon
 from generators.noise.profile import NoiseProfile
 from generators.noise.text import ENTITY_KINDS, casing_style, entity_kinds, pieces
-from generators.noise.corrupt import G_DROP_KEEP
+from generators.noise.corrupt import G_DROP_KEEP, _ends_with_stop
 
 MIN_TEXTS = 10
 LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
@@ -25,6 +25,8 @@ LEXICAL = ("abbrev", "slang", "phonetic", "misspell")
 TAIL = re.compile(r"([.!?…]+)[^\w#@/]*$")
 PRONOUN_I = re.compile(r"(?<![\w'’])[iI](?=['’][a-z]+\b|\b)")
 LAST_WORD = re.compile(r"[A-Za-z0-9'’]\W*$")
+MARKS = {"punct_repeat": re.compile(r"([!?])\1+"), "dots": re.compile(r"(?<!\.)\.\.(?!\.)"),
+         "spacing": re.compile(r"(?<=\w\w)[,.](?=[A-Za-z]{2})")}
 INNER_STOP = re.compile(r"\w\s?\.\s+\w")  # a full stop between two sentences
 
 
@@ -72,7 +74,7 @@ def _count_i(messy: str, seen: Counter, chances: Counter) -> None:
 
 
 PRIOR_CHANCES = 3  # how many chances the base profile's rate is worth against the data
-PRIOR_EXPECTED = 1  # the same for lexicon scales, in expected respellings
+PRIOR_EXPECTED = 3  # the same for lexicon scales, in expected respellings
 
 
 def _rate(seen: float, chances: float, default: float, prior: float = PRIOR_CHANCES) -> float:
@@ -100,6 +102,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
     chances: Counter = Counter()
     learnt: dict[str, Counter] = {}
     used: dict[str, Counter] = {}  # lexicon key -> the forms this writer used for it
+    apos: Counter = Counter()  # contraction -> how often this writer dropped its apostrophe
     noisy_messy, noisy_clean = [], []
     if clean_texts is not None:
         pairs = [(c, m) for c, m in zip(clean_texts, messy_texts) if m and m.strip()]
@@ -118,6 +121,8 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
                 seen[cat] += 1
                 if cat in LEXICAL and ("'" in x or "’" in x):
                     chances["apostrophe"] -= 1  # the lexicon took it before apostrophes could
+                if cat == "apostrophe":
+                    apos[x.lower()] += 1
                 if cat in LEXICAL and lex.lookup(x):
                     used.setdefault(x.lower(), Counter())[y.lower()] += 1
                 elif cat in ("slang", "other") and x and y and " " not in y:
@@ -145,6 +150,8 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
             for key, form in d.respelled:
                 if lex.lookup(key):
                     used.setdefault(key, Counter())[form] += 1
+                elif "'" in key:
+                    apos[key] += 1
             seen["caps_words"] += d.caps_words
             _count_i(m, seen, chances)
             # Which messy texts lost a final stop can't be told from those that never had one.
@@ -159,10 +166,11 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
     chances.update(_chances(noisy_clean, lex))
     occurrences = _occurrences(noisy_clean, lex)
     _leave_out_personal(seen, chances, used, occurrences, lex)
-    for m in noisy_messy:
-        seen["punct_repeat"] += len(re.findall(r"([!?])\1+", m))
-        seen["dots"] += len(re.findall(r"(?<!\.)\.\.(?!\.)", m))
-        seen["spacing"] += len(re.findall(r"(?<=\w)[,.](?=[A-Za-z])", m))
+    # Marks: with clean versions only what the messy text has more of is noise (a clean "a.m."
+    # or "!!" is not); without, the messy text's own, a tight "a.m" or "u.s" left out.
+    for m, c in zip(noisy_messy, noisy_clean if clean_texts is not None else [""] * k):
+        for op, rx in MARKS.items():
+            seen[op] += max(0, len(rx.findall(m)) - len(rx.findall(c)))
     styles = Counter(_style(m) for m in noisy_messy)
     has = Counter(kind for m in noisy_messy for kind in entity_kinds(m))
     shout_words = sum(len([w for kind, w in pieces(m) if kind == "word"])
@@ -190,8 +198,13 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
     extra = _learnt_entries(learnt, occurrences, lex, rates["slang"] or 1.0)
     for section, table in _personal_rates(used, occurrences, lex, rates).items():
         extra.setdefault(section, {}).update(table)
+    contractions = _personal_apostrophes(apos, occurrences, lex, rates)
+    if contractions:
+        extra.setdefault("slang", {}).update(contractions)
     fitted = {"texts": n, "changed": len(noisy_messy),
               "with_clean": clean_texts is not None, "learnt_words": len(extra.get("slang", {}))}
+    if clean_texts is None:  # the share to match against a clean batch (Corrupter.calibrated)
+        fitted["ends_with_stop"] = round(sum(_ends_with_stop(m) for m in noisy_messy) / k, 4)
     return NoiseProfile(name=name, lexicon=extra, fitted=fitted,
                         **{k: round(v, 4) for k, v in rates.items()})
 
@@ -253,6 +266,24 @@ def _leave_out_personal(seen: Counter, chances: Counter, used: dict[str, Counter
         e = entries[0]
         seen[e.section] = max(0.0, seen[e.section] - sum(used.get(key, Counter()).values()))
         chances[e.section] = max(0.0, chances[e.section] - n * e.p)
+
+
+def _personal_apostrophes(apos: Counter, occurrences: Counter, lex: Lexicon,
+                          rates: dict) -> dict:
+    """The writer's own rate of dropping the apostrophe of each contraction seen twice or more
+    (im for i'm far more often than its for it's), as slang entries: the corrupter tries those
+    before the `apostrophe` rate, so each stores what the rate does not already give."""
+    out = {}
+    base, scale = rates["apostrophe"], rates["slang"] or 1.0
+    for word, n in occurrences.items():
+        if "'" not in word or n < PERSONAL_MIN or lex.lookup(word):
+            continue
+        own = (apos[word] + PRIOR_WEIGHT * base) / (n + PRIOR_WEIGHT)
+        extra = (own - base) / (1 - base) if base < 1 else 0.0
+        if extra > 0.01:
+            out[word] = {"p": round(min(1.0, extra / scale), 4),
+                         "forms": {word.replace("'", ""): 1.0}}
+    return out
 
 
 def _personal_rates(used: dict[str, Counter], occurrences: Counter, lex: Lexicon,

@@ -24,7 +24,7 @@ SECTIONS = ("abbrev", "slang", "phonetic", "misspell")
 # Forms that are also everyday words: a corrupter may write them, but finding one in a text says
 # nothing about noise ("there" is usually just "there"), so they never map back to a word.
 EVERYDAY = frozenset("your their there then to too loose weather awhile bye wit thou min snap "
-                     "info ye acc sargent b c o q n v w".split())
+                     "info ye acc sargent b c o q v".split())
 SHIPPED = Path(__file__).with_name("lexicon.toml")
 
 

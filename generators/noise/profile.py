@@ -127,7 +127,7 @@ def rate_fields():
 TWEET = NoiseProfile(
     name="tweet", unchanged=0.35,
     # The lexicon's p is per tweet; the corrupter applies it to the 65% of texts it changes.
-    abbrev=1.5, slang=1.5, phonetic=1.5, misspell=1.5, spelling=0.01, apostrophe=0.45, g_drop=0.09,
+    abbrev=1.0, slang=1.0, phonetic=1.0, misspell=1.0, spelling=0.01, apostrophe=0.45, g_drop=0.09,
     vowel_drop=0.004, elongation=0.006, typo=0.012,
     lower=0.6, shout=0.02, sentence=0.2, caps_words=0.012, i_lower=0.25,
     end_punct=0.75, end_mark=0.35, punct_repeat=0.22, dots=0.03, comma_drop=0.12, spacing=0.02,
