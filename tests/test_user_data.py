@@ -5,7 +5,6 @@ real messy ones, corrupting starts from the clean ones, one undo removes a corru
 dedupe keeping the user's real row canonical."""
 
 import json
-import shutil
 
 import pytest
 
