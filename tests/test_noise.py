@@ -223,3 +223,22 @@ def test_a_fit_with_pairs_and_one_without_agree_on_the_same_sample():
     for k in ("unchanged", "lower", "emoji", "mention", "apostrophe", "g_drop"):
         a, b = getattr(with_pairs, k), getattr(alone, k)
         assert abs(a - b) <= max(0.05, 0.25 * max(a, b)), (k, a, b)
+
+
+def test_a_raw_fit_matches_the_share_of_final_stops_unless_set_by_hand():
+    """Fitted on messy texts alone, half of which end with a full stop: against clean texts that
+    all end with one, about half lose it; against clean texts that end as the messy ones do,
+    none are dropped; a hand-set end_punct is used as it is."""
+    messy = [f"omg the bus {i} was late again" + ("." if i % 2 else "") for i in range(40)]
+    fitted = fit_profile(messy)
+    assert fitted.fitted["ends_with_stop"] == pytest.approx(0.5, abs=0.05)
+    stops = [f"The bus {i} was late again." for i in range(200)]
+    dropped = sum(not o.text.endswith(".") for o in (
+        Corrupter.calibrated(fitted, stops)(t, 0) for t in stops))
+    assert dropped / len(stops) == pytest.approx(0.5, abs=0.1)
+    same = [t.replace("omg ", "") for t in messy]
+    kept = [Corrupter.calibrated(fitted, same)(t, 0).text for t in same]
+    assert all(k.endswith(".") for k, t in zip(kept, same) if t.endswith("."))
+    by_hand = fitted.with_rates(end_punct=0.0)
+    assert all(o.text.endswith(".") for o in (Corrupter.calibrated(by_hand, stops)(t, 0)
+                                               for t in stops))

@@ -92,10 +92,12 @@ class Corrupter:
         baseline = baseline or {}
         self.add = {k: _top_up(getattr(p, k), baseline.get(k, 0.0)) for k in ENTITY_KINDS}
         # A profile fitted on messy texts alone knows how many of them end with a full stop,
-        # not how many lost one: against a clean batch, drop just enough stops to match.
+        # not how many lost one: against a clean batch, drop just enough stops to match (unless
+        # end_punct was set by hand since the fit).
         self.end_punct = p.end_punct
         target = p.fitted.get("ends_with_stop")
-        if target is not None and "ends_with_stop" in baseline:
+        if target is not None and "ends_with_stop" in baseline \
+                and p.end_punct == p.fitted.get("end_punct"):
             have = baseline["ends_with_stop"]
             self.end_punct = max(0.0, 1 - target / have) if have > 0 else 0.0
         self.word_ops = any(getattr(p, k) > 0 for k in (

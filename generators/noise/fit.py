@@ -205,6 +205,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
               "with_clean": clean_texts is not None, "learnt_words": len(extra.get("slang", {}))}
     if clean_texts is None:  # the share to match against a clean batch (Corrupter.calibrated)
         fitted["ends_with_stop"] = round(sum(_ends_with_stop(m) for m in noisy_messy) / k, 4)
+        fitted["end_punct"] = round(rates["end_punct"], 4)  # as fitted: a hand edit wins
     return NoiseProfile(name=name, lexicon=extra, fitted=fitted,
                         **{k: round(v, 4) for k, v in rates.items()})
 
