@@ -1,11 +1,12 @@
 """Corrupter realism on real annotated tweets (LexNorm 1.2, fetched at run time; see lexnorm.py).
 
-Each of SPLITS random splits takes 50 tweets to fit on (their raw side alone, or raw + gold
-clean side) and corrupts the clean side of the other 499. Judged against those tweets' real raw
+Scored on half 1 of the corpus (`lexnorm.half`; half 0 set the lexicon's commonest rates): each
+of SPLITS random splits takes 50 tweets to fit on (their raw side alone, or raw + gold clean
+side) and corrupts the clean side of the other 225 or so. Judged against those tweets' real raw
 side, all lower-cased (the corpus is lower case): a classifier's ROC-AUC (0.5 = it cannot tell
 them apart), the unchanged share, the mean CER and the KS distance between the per-text CER
 distributions. Downstream: a word-level normalizer (each noisy word -> its most frequent clean
-word) learnt from 5 corrupted copies of the clean side of half of the 499, scored by its error
+word) learnt from 5 corrupted copies of the clean side of half of those, scored by its error
 reduction rate (ERR) on the real raw tweets of the other half. Beside the fitted profiles: the
 identity, the built-in `tweet` profile and nlpaug's KeyboardAug; and, for ERR, normalizers learnt
 from real pairs. Writes the `corrupt-lexnorm` section of docs/benchmarks.md."""

@@ -206,11 +206,16 @@ def test_a_kind_of_noise_the_sample_lacks_fits_at_zero():
 
 
 def test_entities_already_there_are_not_added_and_replies_keep_their_mention_first():
-    replies = [f"@user{i} {t}" for i, t in enumerate(CLEAN[:60])]
-    c = Corrupter.calibrated(NoiseProfile(name="m", mention=0.8, abbrev=1.0), replies)
+    plain = [t for t in CLEAN if "@" not in t][:60]
+    replies = [f"@user{i} {t}" for i, t in enumerate(plain)]
+    c = Corrupter.calibrated(NoiseProfile(name="m", mention=0.8, abbrev=1.0), replies + plain)
     for i, t in enumerate(replies):
         out = c(t, i).text
-        assert out.startswith(f"@user{i} ") and out.count("@") == t.count("@"), out
+        assert out.startswith(f"@user{i} ") and out.count("@") == 1, out
+    added = [c(t, i).text for i, t in enumerate(plain)]
+    with_mention = [a for a in added if "@" in a]
+    assert len(with_mention) >= 0.4 * len(plain)  # 0.8 of all texts: 0.5 already, 0.6 of the rest
+    assert all(a.startswith(("@", "RT @")) for a in with_mention), with_mention
 
 
 def test_a_fit_with_pairs_and_one_without_agree_on_the_same_sample():
@@ -242,3 +247,35 @@ def test_a_raw_fit_matches_the_share_of_final_stops_unless_set_by_hand():
     by_hand = fitted.with_rates(end_punct=0.0)
     assert all(o.text.endswith(".") for o in (Corrupter.calibrated(by_hand, stops)(t, 0)
                                                for t in stops))
+
+
+def test_a_writer_who_always_writes_u_gets_u_every_time():
+    """A word's own rate is the writer's: not cut down by the section's scale, which the words
+    with rates of their own are left out of."""
+    clean = [t for t in CLEAN if " you " in f" {t.lower()} "][:30] * 2
+    assert len(clean) >= 20
+    messy = [" ".join("u" if w.lower() == "you" else w for w in t.split(" ")) for t in clean]
+    fitted = fit_profile(messy, clean)
+    assert fitted.lexicon["abbrev"]["you"]["own"] and fitted.lexicon["abbrev"]["you"]["p"] > 0.9
+    c = Corrupter.calibrated(fitted, clean)
+    outs = [c(t, i).text for i, t in enumerate(clean)]
+    kept = sum(" you " in f" {o.lower()} " for o in outs)
+    assert kept <= 0.1 * len(outs), kept
+    toml = fitted.to_toml()
+    assert "own = true" in toml
+
+
+def test_a_final_stop_before_an_emoji_or_hashtag_is_a_stop():
+    from generators.noise.corrupt import _ends_with_stop
+
+    assert _ends_with_stop("late again. 😭") and _ends_with_stop("late again. #fail ")
+    assert not _ends_with_stop("late again 😭") and not _ends_with_stop("late again..")
+    messy = [f"the bus {i} was late again. 😭" for i in range(20)]
+    assert fit_profile(messy).fitted["ends_with_stop"] == 1.0
+
+
+def test_giveaways_of_samples_too_small_to_weigh_are_empty():
+    from generators.noise.realism import giveaways
+
+    assert giveaways(["a b", "c d", "e f", "g h", "i j"], ["k", "l", "m", "n", "o"]) == \
+        {"synthetic": [], "real": []}

@@ -69,8 +69,11 @@ def test_one_click_undoes_a_corrupt_batch(studio, page):
     studio.import_samples()
     with running_app(studio) as url:
         open_tab(page, url, "Corrupt")
+        # the tab has drawn its profile and no event is left to run: a click now is not lost
+        expect(page.locator("#cor-profile input")).to_have_value("tweet")
         settled(page)
         page.locator("#btn-corrupt").click()
+        expect(page.locator("#cor-result")).to_contain_text("This stores", timeout=60_000)
         page.locator("#btn-cor-confirm").click()
         expect(page.locator("#cor-result")).to_contain_text("Stored")
         assert studio.stats("tweet-summary")["by_source"]["corrupted"] > 0

@@ -74,7 +74,8 @@ class Corrupter:
         def table(src):
             out = {}
             for key, entries in src.items():
-                chances = [(min(1.0, e.p * scale[e.section]), e) for e in entries]
+                chances = [(e.p if e.own else min(1.0, e.p * scale[e.section]), e)
+                           for e in entries]
                 chances = [c for c in chances if c[0] > 0]
                 if chances:
                     out[key] = chances
@@ -97,7 +98,7 @@ class Corrupter:
         self.end_punct = p.end_punct
         target = p.fitted.get("ends_with_stop")
         if target is not None and "ends_with_stop" in baseline \
-                and p.end_punct == p.fitted.get("end_punct"):
+                and abs(p.end_punct - p.fitted.get("end_punct", -1.0)) < 5e-4:  # a slider rounds
             have = baseline["ends_with_stop"]
             self.end_punct = max(0.0, 1 - target / have) if have > 0 else 0.0
         self.word_ops = any(getattr(p, k) > 0 for k in (
@@ -230,13 +231,16 @@ class Corrupter:
 
     def _word(self, w: str, low: str, rng: random.Random, ops: Counter) -> str:
         p = self.profile
+        own = False
         for chance, e in self.words.get(low.replace("’", "'") if "’" in low else low, ()):
             if rng.random() < chance:
                 ops[e.section] += 1
                 return _case_like(e.pick(rng.random()), w)
+            own = own or e.own
         if not self.word_ops:
             return w
-        if ("'" in w or "’" in w) and rng.random() < p.apostrophe:
+        # a contraction with the writer's own rate has had its chance above
+        if ("'" in w or "’" in w) and not own and rng.random() < p.apostrophe:
             ops["apostrophe"] += 1
             return w.replace("'", "").replace("’", "")
         n = len(w)
@@ -285,8 +289,12 @@ class Corrupter:
 
 
 def _ends_with_stop(text: str) -> bool:
-    t = text.rstrip()
-    return t.endswith(".") and not t.endswith("..")
+    """Whether the text's last sentence ends with one full stop, entities after it allowed
+    ("late again. 😭 #fail")."""
+    ps = pieces(text)
+    while ps and (ps[-1][0] in ENTITY_KINDS or ps[-1][0] == "space"):
+        ps.pop()
+    return bool(ps) and ps[-1][1] == "." and not (len(ps) > 1 and ps[-2][1] == ".")
 
 
 def _top_up(target: float, already: float) -> float:

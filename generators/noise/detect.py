@@ -72,10 +72,10 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
     return "other", None
 
 
-# Words of the internet the vocabulary lacks: written as they are, never a slip of another word.
-INTERNET_WORDS = frozenset("lol lmao lmfao rofl omg omfg wtf idk idc tbh smh imo imho irl fomo "
-                           "haha hahaha hehe lulz meme memes selfie selfies emoji emojis vlog "
-                           "blog blogs app apps wifi hashtag retweet dm dms gif gifs".split())
+# Words of the internet that neither the vocabulary nor the lexicon's forms (lol, smh, idk, ...)
+# hold: written as they are, never a slip of another word.
+INTERNET_WORDS = frozenset("omfg fomo haha hahaha hehe lulz meme memes selfie selfies emoji emojis "
+                           "vlog blog blogs app apps wifi hashtag retweet gif gifs".split())
 SUFFIXES = (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("er", ""), ("er", "e"),
             ("ers", ""), ("y", ""), ("ly", ""), ("ing", ""), ("ing", "e"), ("ies", "y"),
             ("ied", "y"), ("est", ""), ("ness", ""), ("ful", ""))

@@ -195,7 +195,7 @@ def fit_profile(messy_texts: list[str], clean_texts: list[str] | None = None,
         **{kind: has[kind] / k for kind in ENTITY_KINDS},
         ocr=base.ocr,
     )
-    extra = _learnt_entries(learnt, occurrences, lex, rates["slang"] or 1.0)
+    extra = _learnt_entries(learnt, occurrences, lex)
     for section, table in _personal_rates(used, occurrences, lex, rates).items():
         extra.setdefault(section, {}).update(table)
     contractions = _personal_apostrophes(apos, occurrences, lex, rates)
@@ -235,10 +235,9 @@ def _occurrences(clean_texts: list[str], lex: Lexicon) -> Counter:
 LEARNT_PRIOR, LEARNT_RATE = 10, 0.03  # a respelling the lexicon lacks: 10 sightings' worth of 3%
 
 
-def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexicon,
-                    scale: float) -> dict:
-    """Respellings the lexicon lacks, as `slang` entries with their observed frequency (stored
-    divided by the slang scale, which the corrupter multiplies every slang entry by)."""
+def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexicon) -> dict:
+    """Respellings the lexicon lacks, as `slang` entries with their observed frequency (`own`:
+    the section's scale does not apply)."""
     table = {}
     for word, forms in sorted(learnt.items()):
         if lex.lookup(word) or " " in word or not word.isalpha():
@@ -246,7 +245,7 @@ def _learnt_entries(learnt: dict[str, Counter], occurrences: Counter, lex: Lexic
         total = sum(forms.values())
         # a form seen once in 50 texts is weak evidence: pulled towards a low rate
         p = (total + LEARNT_PRIOR * LEARNT_RATE) / (max(occurrences[word], total) + LEARNT_PRIOR)
-        table[word] = {"p": round(min(1.0, p / scale), 4),
+        table[word] = {"p": round(min(1.0, p), 4), "own": True,
                        "forms": {f: n / total for f, n in forms.items()}}
     return {"slang": table} if table else {}
 
@@ -259,7 +258,9 @@ def _leave_out_personal(seen: Counter, chances: Counter, used: dict[str, Counter
                         occurrences: Counter, lex: Lexicon) -> None:
     """Take the words that get a rate of their own out of their section's scale: otherwise a
     writer's "u" for "you" (the commonest respelling by far) would scale up every other entry
-    of the section ("no" -> "nah") that the sample never respells."""
+    of the section ("no" -> "nah") that the sample never respells. (The `apostrophe` rate stays
+    pooled over every contraction: it is the prior of each one's own rate, and a contraction
+    with a rate of its own is not touched by it.)"""
     for key, n in occurrences.items():
         entries = lex.lookup(key)
         if n < PERSONAL_MIN or not entries:
@@ -272,18 +273,17 @@ def _leave_out_personal(seen: Counter, chances: Counter, used: dict[str, Counter
 def _personal_apostrophes(apos: Counter, occurrences: Counter, lex: Lexicon,
                           rates: dict) -> dict:
     """The writer's own rate of dropping the apostrophe of each contraction seen twice or more
-    (im for i'm far more often than its for it's), as slang entries: the corrupter tries those
-    before the `apostrophe` rate, so each stores what the rate does not already give."""
+    (im for i'm far more often than its for it's), pulled towards the shared rate when
+    sightings are few, as `own` slang entries: for those words the corrupter uses this rate
+    instead of the `apostrophe` rate."""
     out = {}
-    base, scale = rates["apostrophe"], rates["slang"] or 1.0
+    base = rates["apostrophe"]
     for word, n in occurrences.items():
         if "'" not in word or n < PERSONAL_MIN or lex.lookup(word):
             continue
         own = (apos[word] + PRIOR_WEIGHT * base) / (n + PRIOR_WEIGHT)
-        extra = (own - base) / (1 - base) if base < 1 else 0.0
-        if extra > 0.01:
-            out[word] = {"p": round(min(1.0, extra / scale), 4),
-                         "forms": {word.replace("'", ""): 1.0}}
+        out[word] = {"p": round(min(1.0, own), 4), "own": True,
+                     "forms": {word.replace("'", ""): 1.0}}
     return out
 
 
@@ -306,7 +306,7 @@ def _personal_rates(used: dict[str, Counter], occurrences: Counter, lex: Lexicon
         mix.update({f: 2 * c for f, c in forms.items()})
         total = sum(mix.values())
         out.setdefault(e.section, {})[key] = {
-            "p": round(min(1.0, p / scale), 4),
+            "p": round(min(1.0, p), 4), "own": True,
             "forms": {f: round(w / total, 4) for f, w in mix.items()}}
     return out
 

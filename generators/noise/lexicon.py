@@ -39,6 +39,7 @@ class Entry:
     p: float
     forms: tuple[str, ...]
     cum: tuple[float, ...]  # cumulative weights, for one bisect per draw
+    own: bool = False  # a writer's own measured rate: the section's scale does not apply
 
     def weights(self) -> dict[str, float]:
         """Each form's relative weight, as the file gave it."""
@@ -59,8 +60,11 @@ def _entry(section: str, key: str, spec, where: str) -> Entry:
     p = spec.get("p", 0.1)
     if not isinstance(p, (int, float)) or not 0 <= p <= 1:
         raise LexiconError(f"{where}: [{section}] {key!r} p must be between 0 and 1, got {p!r}")
+    own = spec.get("own", False)
+    if not isinstance(own, bool):
+        raise LexiconError(f"{where}: [{section}] {key!r} own must be true or false")
     return Entry(key.lower(), section, float(p), tuple(f for f in forms),
-                 tuple(accumulate(float(w) for w in forms.values())))
+                 tuple(accumulate(float(w) for w in forms.values())), own)
 
 
 class Lexicon:
@@ -95,7 +99,7 @@ class Lexicon:
         base = {s: {} for s in SECTIONS}
         for key, entries in self.entries.items():
             for e in entries:
-                base[e.section][key] = {"p": e.p, "forms": e.weights()}
+                base[e.section][key] = {"p": e.p, "forms": e.weights(), "own": e.own}
         for section, table in tables.items():
             if section not in SECTIONS:
                 raise LexiconError(f"{where}: unknown section [{section}]; "

@@ -100,7 +100,8 @@ class NoiseProfile:
             for key, spec in table.items():
                 forms = ", ".join(f"{json.dumps(k)} = {round(w, 4)!r}"
                                   for k, w in spec["forms"].items())
-                lines.append(f"{json.dumps(key)} = {{ p = {round(spec['p'], 4)!r}, "
+                own = ", own = true" if spec.get("own") else ""
+                lines.append(f"{json.dumps(key)} = {{ p = {round(spec['p'], 4)!r}{own}, "
                              f"forms = {{ {forms} }} }}")
         if self.fitted:
             lines.append("\n[fitted]")

@@ -130,7 +130,10 @@ def giveaways(real: list[str], synthetic: list[str], k: int = 10,
         return {"synthetic": [], "real": []}
     vec = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), lowercase=lowercase, min_df=2,
                           token_pattern=r"[^\s]+", sublinear_tf=True)
-    x = vec.fit_transform(list(real) + list(synthetic))
+    try:
+        x = vec.fit_transform(list(real) + list(synthetic))
+    except ValueError:  # no word occurs twice: nothing to weigh
+        return {"synthetic": [], "real": []}
     y = np.array([0] * len(real) + [1] * len(synthetic))
     coef = LogisticRegression(C=1.0, max_iter=2000).fit(x, y).coef_[0]
     names = vec.get_feature_names_out()

@@ -23,7 +23,8 @@ FONT = "font-family:ui-sans-serif,system-ui,sans-serif"
 def line_chart(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_label: str,
                title: str, colors: dict | None = None, empty: str = "Nothing to draw yet.") -> str:
     """Lines of (x, y) points, one per series, in the order given."""
-    series = {name: sorted(p for p in pts if _finite(p[1])) for name, pts in series.items()}
+    series = {name: sorted(p for p in pts if _finite(p[0]) and _finite(p[1]))
+              for name, pts in series.items()}
     series = {name: pts for name, pts in series.items() if pts}
     if not series:
         return _frame(title, f'<p data-chart="empty" style="margin:8px 0">{_e(empty)}</p>')
@@ -51,6 +52,7 @@ def bar_chart(bars: list[tuple[str, str, float]], *, y_label: str, title: str,
     """Grouped bars from (group, series, value): the groups along the x axis in the order
     given, inside each group one bar per series it has (a histogram: one bar per bin, its
     series the zone it falls in)."""
+    bars = [(g, s, max(0.0, v)) for g, s, v in bars if _finite(v)]  # counts and shares
     if not bars:
         return _frame(title, f'<p data-chart="empty" style="margin:8px 0">{_e(empty)}</p>')
     groups = list(dict.fromkeys(g for g, _, _ in bars))
@@ -100,17 +102,18 @@ def assign_colors(names: list[str], colors: dict | None = None) -> dict[str, str
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """Round tick values covering [lo, hi]: steps of 1, 2 or 5 times a power of ten."""
-    if hi <= lo:
-        lo, hi = (lo - 1, hi + 1) if lo == 0 else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
+    lo, hi = max(lo, -1e300), min(hi, 1e300)
+    if hi - lo <= max(abs(lo), abs(hi)) * 1e-9:  # one value (or too close to tell apart)
+        pad = abs(lo) * 0.1 or 1.0
+        lo, hi = lo - pad, hi + pad
     raw = (hi - lo) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(lo / step + 1e-9) * step
-    ticks, t = [], first
-    while t < hi + step * 0.999:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks if len(ticks) > 1 else [first, first + step]
+    first = math.floor(lo / step + 1e-9)
+    digits = max(0, 2 - math.floor(math.log10(step)))
+    ticks = [round((first + k) * step, digits) for k in range(count * 3)
+             if (first + k - 1) * step < hi - step * 1e-9]
+    return ticks if len(ticks) > 1 else [first * step, (first + 1) * step]
 
 
 def _scale(ticks: list[float], a: float, b: float):
