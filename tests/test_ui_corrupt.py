@@ -82,3 +82,16 @@ def test_one_click_undoes_a_corrupt_batch(studio, page):
         expect(page.locator("#studio-header")).to_contain_text("0 corrupted")
         expect(page.locator("#btn-cor-undo")).to_be_hidden()
     assert studio.stats("tweet-summary")["by_source"]["corrupted"] == 0
+
+
+def test_the_rates_are_drawn_with_the_page_not_after_it(studio):
+    """The sliders start at the default profile's rates: a click on Corrupt before the tab's
+    refresh has run corrupts with them, not with zeros (which stored nothing)."""
+    from generators.noise import BUILTIN_PROFILES
+    from studio.ui import build_app
+
+    demo = build_app(studio.settings, studio)
+    rates = {b.elem_id: b.value for b in demo.blocks.values()
+             if (b.elem_id or "").startswith("rate-")}
+    tweet = BUILTIN_PROFILES["tweet"].rates()
+    assert rates and rates == {f"rate-{k}": v for k, v in tweet.items()}

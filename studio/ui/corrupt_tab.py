@@ -52,6 +52,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
             fit_name = gr.Textbox(value="fitted", label="Save as", scale=1, elem_id="cor-fit-name")
             fit_btn = gr.Button("Fit profile", scale=1, elem_id="btn-fit")
         fit_note = gr.Markdown(elem_id="cor-fit-note")
+    start = studio.noise_profile("tweet")  # drawn with the page: a quick click never sees zeros
     with gr.Accordion("Rates", open=False):
         sliders = []
         per_row = 4
@@ -59,6 +60,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
             with gr.Row():
                 for f in fields[i:i + per_row]:
                     sliders.append(gr.Slider(0, f.metadata["max"], step=0.001, label=f.name,
+                                             value=getattr(start, f.name),
                                              info=f.metadata["help"],
                                              elem_id=f"rate-{f.name}"))
     with gr.Row():
