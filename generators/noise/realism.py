@@ -199,7 +199,7 @@ def format_report(report: dict) -> str:
     tail = [note, "AUC 0.5: the classifier cannot tell the samples apart; 1.0: always can"]
     if auc.get("error"):
         tail.append(f"classifier test skipped: {auc['error']}")
-    if giveaway_line(report):
-        tail.append("words and marks that tell them apart (a word-level classifier): "
-                    + giveaway_line(report))
+    line = giveaway_line(report)
+    if line:
+        tail.append(f"words and marks that tell them apart (a word-level classifier): {line}")
     return "\n".join(lines + [""] + tail)

@@ -27,7 +27,7 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, x_label: str, y_
               for name, pts in series.items()}
     series = {name: pts for name, pts in series.items() if pts}
     if not series:
-        return _frame(title, f'<p data-chart="empty" style="margin:8px 0">{_e(empty)}</p>')
+        return _empty(title, empty)
     xs = [x for pts in series.values() for x, _ in pts]
     ys = [y for pts in series.values() for _, y in pts]
     xt, yt = nice_ticks(min(xs), max(xs)), nice_ticks(min(ys), max(ys))
@@ -54,7 +54,7 @@ def bar_chart(bars: list[tuple[str, str, float]], *, y_label: str, title: str,
     series the zone it falls in)."""
     bars = [(g, s, max(0.0, v)) for g, s, v in bars if _finite(v)]  # counts and shares
     if not bars:
-        return _frame(title, f'<p data-chart="empty" style="margin:8px 0">{_e(empty)}</p>')
+        return _empty(title, empty)
     groups = list(dict.fromkeys(g for g, _, _ in bars))
     names = list(dict.fromkeys(s for _, s, _ in bars))
     cmap = assign_colors(names, colors)
@@ -155,6 +155,10 @@ def _svg(kind: str, parts: list[str], title: str, w: int = W) -> str:
 def _frame(title: str, body: str) -> str:
     return (f'<div class="chart" style="{FONT}"><div style="font-size:14px;color:#6b7280;'
             f'margin-bottom:4px">{_e(title)}</div>{body}</div>')
+
+
+def _empty(title: str, text: str) -> str:
+    return _frame(title, f'<p data-chart="empty" style="margin:8px 0">{_e(text)}</p>')
 
 
 def _finite(v) -> bool:

@@ -221,10 +221,11 @@ def _realism(real, rows):
                "and the clean texts are not the same texts here, so topic and length count too: "
                "for the noise alone, compare pairs with `sft-studio realism` and clean versions."
                if auc.get("cased") is not None else f"Classifier test skipped: {auc['error']}")
-    if giveaway_line(rep):
-        verdict += "\n\n**What tells them apart** (a word-level classifier): " + \
-            html.escape(giveaway_line(rep)) + ". Turn down the rates behind the first, up those " \
-            "behind the second."
+    line = giveaway_line(rep)
+    if line:
+        verdict += (f"\n\n**What tells them apart** (a word-level classifier): "
+                    f"{html.escape(line)}. Turn down the rates behind the first, up those behind "
+                    "the second.")
     table = [[label, round(rep["real"][k], 3), round(rep["synthetic"][k], 3)]
              for k, label in MEASURES]
     return (verdict, *realism_charts(rep), table)
