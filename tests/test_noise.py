@@ -8,8 +8,9 @@ import pytest
 
 from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError, align,
                               corrupt, corrupt_many, detect, fit_profile, load_profile, realism_report)
+from generators.noise.detect import classify_change, classify_token
 from generators.noise.lexicon import shipped
-from generators.noise.text import ENTITY_RES, pieces
+from generators.noise.text import ENTITY_RES, pieces, stretched
 
 PAIRS = [json.loads(line) for line in
          (Path(__file__).parent.parent / "sample_data" / "tweet_pairs.jsonl").open()]
@@ -201,8 +202,41 @@ def test_a_kind_of_noise_the_sample_lacks_fits_at_zero():
     c = Corrupter.calibrated(truth, clean)
     messy = [c(t, i).text for i, t in enumerate(clean)]
     for fitted in (fit_profile(messy, clean), fit_profile(messy)):
-        for k in ("typo", "elongation", "g_drop", "vowel_drop", "punct_repeat"):
+        for k in ("typo", "elongation", "g_drop", "vowel_drop", "punct_repeat", "comma_drop",
+                  "end_mark"):
             assert getattr(fitted, k) < 0.005, (k, getattr(fitted, k), fitted.fitted)
+    # with clean versions that kept every final stop, none is dropped (not the base's 0.98)
+    assert fit_profile(messy, clean).end_punct < 0.005
+
+
+def test_stretched_words_are_told_from_spelling_slips():
+    lex = shipped()
+    for word, form in (("you", "youu"), ("what", "whaat"), ("so", "soooo"), ("him", "himm"),
+                       ("good", "goood")):
+        assert stretched(word, form) and classify_change(word, form, lex) == "elongation"
+        assert classify_token(form, lex) == ("elongation", word), form
+    for word, form in (("until", "untill"), ("across", "accross"), ("you", "yuo"), ("so", "so"),
+                       ("so", "sp")):
+        assert not stretched(word, form), form
+    assert classify_token("untill", lex)[0] != "elongation"
+    assert classify_token("juss", lex) == ("elongation", "just")  # jus, held
+
+
+def test_emphatic_words_are_stretched_most_and_mostly_by_one_letter():
+    text = "so i told you that the park was so nice"
+    held = {"so": 0, "told": 0, "park": 0, "nice": 0}
+    added = []
+    for seed in range(600):
+        out = corrupt(text, only(elongation=0.02), seed).text
+        for word, form in zip(text.split(), out.split()):
+            if word != form:
+                assert stretched(word, form), (word, form)
+                added.append(len(form) - len(word))
+                if word in held:
+                    held[word] += 1
+    assert held["so"] > 4 * max(held["told"], held["park"], held["nice"], 1), held
+    assert min(held["told"], held["park"], held["nice"]) > 0, held  # other words too
+    assert added.count(1) > added.count(2) and added.count(1) > 0.3 * len(added)
 
 
 def test_entities_already_there_are_not_added_and_replies_keep_their_mention_first():
@@ -230,6 +264,30 @@ def test_a_fit_with_pairs_and_one_without_agree_on_the_same_sample():
         assert abs(a - b) <= max(0.05, 0.25 * max(a, b)), (k, a, b)
 
 
+def test_a_word_the_lexicon_respelled_is_no_chance_for_another_operator():
+    """Half the -ing words lose their g; "lol" stays as it is on both sides. Without clean
+    versions, lol reads as "laughing out loud", whose "laughing" never had a g to drop: the
+    fit without pairs still finds half, as the fit with pairs does."""
+    verbs = ("walking", "talking", "cooking", "reading", "running", "singing", "driving")
+    clean = [f"lol i was {verbs[i % 7]} home and {verbs[(i + 3) % 7]} to mom about day {i}"
+             for i in range(60)]
+    messy = [c.replace(verbs[(i + 3 * (i % 2)) % 7], verbs[(i + 3 * (i % 2)) % 7][:-1])
+             for i, c in enumerate(clean)]
+    with_pairs, alone = fit_profile(messy, clean), fit_profile(messy)
+    assert with_pairs.g_drop == pytest.approx(0.5, abs=0.03)
+    assert alone.g_drop == pytest.approx(0.5, abs=0.03), alone.g_drop
+
+
+def test_a_respelling_the_lexicon_lacks_is_learnt_without_scaling_its_section():
+    clean = [f"i rode my bicycle to see people because it was day {i}" for i in range(50)]
+    messy = [c.replace("bicycle", "bikey") for c in clean]
+    fitted = fit_profile(messy, clean)
+    assert fitted.lexicon["slang"]["bicycle"]["forms"] == {"bikey": 1.0}
+    assert fitted.lexicon["slang"]["bicycle"]["p"] > 0.8
+    # no respelling of a lexicon word seen: the scales stay at the base profile's (1.0)
+    assert fitted.slang <= 1.0 and fitted.abbrev <= 1.0, (fitted.slang, fitted.abbrev)
+
+
 def test_a_raw_fit_matches_the_share_of_final_stops_unless_set_by_hand():
     """Fitted on messy texts alone, half of which end with a full stop: against clean texts that
     all end with one, about half lose it; against clean texts that end as the messy ones do,
@@ -247,6 +305,22 @@ def test_a_raw_fit_matches_the_share_of_final_stops_unless_set_by_hand():
     by_hand = fitted.with_rates(end_punct=0.0)
     assert all(o.text.endswith(".") for o in (Corrupter.calibrated(by_hand, stops)(t, 0)
                                                for t in stops))
+
+
+def test_a_raw_fit_cuts_off_only_texts_beyond_those_that_already_trail_off():
+    """A fifth of the messy texts end with "...": clean texts that trail off as often are not
+    cut again; clean texts that never do are cut about a fifth of the time."""
+    messy = [f"omg the bus number {i} was late again and i missed the whole first half of it"
+             + ("..." if i % 5 == 0 else "") for i in range(50)]
+    fitted = fit_profile(messy)
+    assert fitted.truncate == pytest.approx(0.2, abs=0.01)
+    cut = [t.replace("omg ", "") for t in messy]
+    same = Corrupter.calibrated(fitted, cut)
+    assert sum(same(t, 0).ops.get("truncate", 0) for t in cut) == 0
+    whole = [t.rstrip(".") + "." for t in cut for _ in range(4)]
+    fresh = Corrupter.calibrated(fitted, whole)
+    share = sum(fresh(t, k).ops.get("truncate", 0) for k, t in enumerate(whole)) / len(whole)
+    assert share == pytest.approx(0.2, abs=0.08)
 
 
 def test_a_writer_who_always_writes_u_gets_u_every_time():

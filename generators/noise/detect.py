@@ -16,7 +16,7 @@ from functools import lru_cache
 from generators.noise.lexicon import SECTIONS, Lexicon, shipped
 from generators.noise.text import (ELONGATED_RE, ENTITY_KINDS, KEY_NEIGHBOURS, casing_style,
                                    is_caps_word, near_word, pieces, skeleton, squeeze,
-                                   vocabulary)
+                                   stretched, vocabulary)
 
 CATEGORIES = ("abbrev", "slang", "apostrophe", "misspell", "spelling", "typo", "phonetic",
               "elongation", "g_drop", "vowel_drop", "other")
@@ -37,9 +37,9 @@ def _skeletons() -> dict[str, str]:
     vocab = vocabulary()
     out: dict[str, str] = {}
     for w in sorted(vocab):
-        if len(w) >= 6:
+        if len(w) >= 4:
             s = skeleton(w)
-            if s != w and s not in vocab:
+            if len(s) >= 3 and s != w and s not in vocab:
                 out.setdefault(s, w)
     return out
 
@@ -47,11 +47,16 @@ def _skeletons() -> dict[str, str]:
 def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
     """(category, likely standard word) for one messy word; (None, None) when it looks clean."""
     low = token.lower().replace("’", "'")
+    if low in SOUNDS or squeeze(low, 1) in SOUNDS or squeeze(low, 2) in SOUNDS:
+        return None, None  # hmmm, aww: written so in the cleanest text
     if ELONGATED_RE.search(low):
         two = squeeze(low, 2)  # goood -> good, but soooo -> so, not soo
         for s in ((two,) if two[-1] != two[-2:-1] else ()) + (squeeze(low, 1), two):
-            if s in vocabulary() or s in lex.reverse:
+            if s in vocabulary():
                 return "elongation", s
+            if s in lex.reverse:  # lmaooo: the respelling, held (the corrupter holds words)
+                key, section = lex.reverse[s]
+                return section, key
         return "elongation", squeeze(low, 1)
     if low in lex.reverse:
         key, section = lex.reverse[low]
@@ -60,6 +65,11 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
         return "apostrophe", NO_APOSTROPHE[low]
     if low in vocabulary() or "'" in low or len(low) < 2:
         return None, None
+    for i in range(1, len(low)):  # a doubled letter held for emphasis: youu, himm, whaat
+        if low[i] == low[i - 1]:
+            s = low[:i] + low[i + 1:]
+            if (s in vocabulary() or s in lex.reverse) and stretched(s, low):
+                return "elongation", lex.reverse[s][0] if s in lex.reverse else s
     if low.endswith("in") and low + "g" in vocabulary():
         return "g_drop", low + "g"
     if low in _skeletons():
@@ -72,6 +82,9 @@ def classify_token(token: str, lex: Lexicon) -> tuple[str | None, str | None]:
     return "other", None
 
 
+# Sounds that are written stretched as they are (hmmm, awww, ummm), never a word held.
+SOUNDS = frozenset("aw aww hm hmm um umm uh uhh eh ehh mm mmm mhm ew eww sh shh ugh ha haha hehe "
+                   "argh grr zz zzz wo woo ooh".split())
 # Words of the internet that neither the vocabulary nor the lexicon's forms (lol, smh, idk, ...)
 # hold: written as they are, never a slip of another word.
 INTERNET_WORDS = frozenset("omfg fomo haha hahaha hehe lulz meme memes selfie selfies emoji emojis "
@@ -200,7 +213,7 @@ def classify_change(clean: str, messy: str, lex: Lexicon) -> str | None:
         return lex.reverse[m][1]
     if c.endswith("ing") and m in (c[:-1], c[:-1] + "'"):
         return "g_drop"
-    if ELONGATED_RE.search(m) and c in (squeeze(m, 1), squeeze(m, 2)):
+    if stretched(c, m):
         return "elongation"
     if len(c) >= 4 and skeleton(c) == m:
         return "vowel_drop"

@@ -92,6 +92,31 @@ def squeeze(word: str, keep: int = 1) -> str:
     return ELONGATED_RE.sub(lambda m: m.group(1) * keep, word)
 
 
+def runs(word: str) -> list[list]:
+    """The word's runs of one letter, as [letter, length] pairs: 'soooo' -> [['s', 1], ['o', 4]]."""
+    out: list[list] = []
+    for ch in word:
+        if out and out[-1][0] == ch:
+            out[-1][1] += 1
+        else:
+            out.append([ch, 1])
+    return out
+
+
+def stretched(word: str, form: str) -> bool:
+    """Whether `form` is `word` with letters held for emphasis: a run of three or more (sooo),
+    the last letter doubled (youu, himm) or a vowel doubled (whaat); not a consonant doubled
+    inside the word (accross, untill: spelling slips), nor any other change."""
+    a, b = runs(word.lower()), runs(form.lower())
+    if len(form) <= len(word) or [r[0] for r in a] != [r[0] for r in b]:
+        return False
+    grown = [(i, x[0], y[1]) for i, (x, y) in enumerate(zip(a, b)) if y[1] != x[1]]
+    if any(y[1] < x[1] for x, y in zip(a, b)):
+        return False
+    return any(n >= 3 or i == len(a) - 1 and not (ch == "l" and len(word) >= 5)
+               or ch in "aiu" for i, ch, n in grown)
+
+
 def skeleton(word: str) -> str:
     """The word without inner vowels and doubled letters, as 'tmrw' is of 'tomorrow'."""
     out = [word[0]]
