@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DB ?= studio.duckdb
 
-.PHONY: setup run test test-fast bench screenshots clean
+.PHONY: setup run test test-fast lint bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ run: setup
 test: setup
 	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q
+
+# ruff over the library (rules in pyproject.toml); .ci/run runs it before the tests.
+lint: setup
+	$(BIN)/python -m ruff check studio generators trainer
 
 # The quick loop while working: no slow tests, no browser, no llama.cpp build.
 test-fast: setup

@@ -71,8 +71,10 @@ class Budget:
     def reserve(self, prompt_chars: int, max_out: int) -> tuple[int, float] | None:
         est_in = prompt_chars // 2 + 16  # generous: real tokenizers give about chars / 4
         hold = (est_in + max_out, self.cost(est_in, max_out))
-        if (self.max_tokens is not None and self.tokens + self._held_tokens + hold[0] > self.max_tokens) \
-                or (self.max_usd is not None and self.usd + self._held_usd + hold[1] > self.max_usd):
+        over_tokens = self.max_tokens is not None \
+            and self.tokens + self._held_tokens + hold[0] > self.max_tokens
+        over_usd = self.max_usd is not None and self.usd + self._held_usd + hold[1] > self.max_usd
+        if over_tokens or over_usd:
             self.exhausted = True
             return None
         self._held_tokens += hold[0]

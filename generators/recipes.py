@@ -74,7 +74,8 @@ class Recipe:
             unknown = _variables(getattr(self, name)) - allowed
             if unknown:
                 raise RecipeError(f"recipe {self.name!r}: {name} uses unknown variable(s) "
-                                  f"{', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+                                  f"{', '.join(sorted(unknown))}; "
+                                  f"allowed: {', '.join(sorted(allowed))}")
         if "{input}" not in self.output_prompt:
             raise RecipeError(f"recipe {self.name!r}: output_prompt must contain {{input}}")
         for name in ("topics", "personas", "lengths", "styles"):

@@ -17,8 +17,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from generators.flow import AdaptiveLimit, Breaker
-from generators.server_errors import (cause, explain, is_validation, message, refuses_format,
-                                      retry_after)
+from generators.server_errors import (
+    cause,
+    explain,
+    is_validation,
+    message,
+    refuses_format,
+    retry_after,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 LOCAL_KEY = "sk-local-placeholder"  # local servers ignore the key, but the SDK wants one
@@ -116,7 +122,7 @@ class TeacherConfig:
                                  "for a local server any placeholder works")
 
     @classmethod
-    def from_env(cls, environ=None, **overrides) -> "TeacherConfig":
+    def from_env(cls, environ=None, **overrides) -> TeacherConfig:
         env = os.environ if environ is None else environ
         given = {k: v for k, v in overrides.items() if v not in (None, [], "")}
         given.setdefault("model", env.get("OPENAI_MODEL", ""))

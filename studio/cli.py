@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _init(s, a):
     results = s.import_samples() if a.sample else []
-    data = {"db": str(s.store.path), "tasks": [t.name for t in s.tasks()], "imported": results}
-    text = f"store ready: {s.store.path}" + "".join(
+    data = {"db": str(s.path), "tasks": [t.name for t in s.tasks()], "imported": results}
+    text = f"store ready: {s.path}" + "".join(
         f"\n  {r['file']}: {r['imported']} imported"
         + (f", {r['already_imported']} imported before" if r["already_imported"] else "")
         for r in results)
@@ -209,7 +209,7 @@ def _edit(s, a):
 
 def _delete(s, a):
     r = s.delete(a.ids)
-    return r, f"deleted {', '.join('#%d' % i for i in r['deleted'])} (undo puts them back)"
+    return r, f"deleted {', '.join(f'#{i}' for i in r['deleted'])} (undo puts them back)"
 
 
 def _undo(s, a):
@@ -260,7 +260,7 @@ def _ui(s, a):
     from studio.ui import build_app, serve
 
     demo = build_app(s.settings, s)
-    print(f"SFT Studio on {s.store.path}: open http://{a.host_shown}:{a.port}", file=sys.stderr)
+    print(f"SFT Studio on {s.path}: open http://{a.host_shown}:{a.port}", file=sys.stderr)
     serve(demo, host=a.host_shown, port=a.port, auth=a.auth)
     return {}, ""
 

@@ -75,7 +75,8 @@ def _generate(s, a):
           f"model {teacher.model} at {', '.join(teacher.base_urls)} "
           f"(Ctrl-C cancels; sft-studio generate --resume {job['id']} goes on)", file=sys.stderr)
     bar = _progress_bar(job)
-    old = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old = {sig: signal.signal(sig, lambda *_: stop.set())
+           for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         job = s.run_job(job["id"], teacher, stop=stop, on_progress=bar.update_from,
                         budget_tokens=a.budget_tokens if a.resume else None,

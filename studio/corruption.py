@@ -12,8 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from generators.noise import (BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError,
-                              load_profile)
+from generators.noise import BUILTIN_PROFILES, Corrupter, NoiseProfile, ProfileError, load_profile
 from studio.errors import BadInput, NotFound
 from studio.importing import content_hash
 from studio.importing.readers import read_text

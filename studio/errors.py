@@ -55,5 +55,6 @@ class StoreLocked(StudioError):
         self.path, self.pid = path, pid
         holder = f"process {pid}" if pid else "another process"
         super().__init__(
-            f"{path} is held by {holder}; close that process (an `sft-studio ui`, say) and try again"
+            f"{path} is held by {holder}; close that process (an `sft-studio ui`, say) "
+            "and try again"
         )

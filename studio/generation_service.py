@@ -101,8 +101,8 @@ class GenerationMixin:
         try:
             job = self.job(job_id)
             if budget_tokens is not None or budget_usd is not None:
-                job["params"].update({k: v for k, v in (("budget_tokens", budget_tokens),
-                                                        ("budget_usd", budget_usd)) if v is not None})
+                budget = (("budget_tokens", budget_tokens), ("budget_usd", budget_usd))
+                job["params"].update({k: v for k, v in budget if v is not None})
                 self.store.update_job(job_id, {"params": job["params"]})
             if stop is not None:
                 if self._stops[job_id].is_set():
@@ -181,6 +181,14 @@ class GenerationMixin:
         if job is None:
             raise NotFound(f"no job {job_id}")
         return job
+
+    def seed_candidates(self, task: str, limit: int = 50) -> list[dict]:
+        """Rows of the task a generation job may show the teacher as examples."""
+        return self.store.seed_candidates(task, limit=limit)
+
+    def job_examples(self, job_id: int, limit: int = 10) -> list[dict]:
+        """The newest rows a job wrote."""
+        return self.store.job_examples(job_id, limit)
 
     def jobs(self, limit: int = 100) -> list[dict]:
         self._mark_interrupted()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from studio.curation.scoring_service import ScoringMixin
 from studio.curation.service import CurationMixin
+from studio.errors import BadInput, Conflict, NotFound
 from studio.export.service import ExportMixin
 from studio.generation_service import GenerationMixin
-from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash, plan_import
 from studio.settings import Settings
 from studio.store import STATUSES, Store
@@ -57,11 +57,16 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         self._mark_interrupted()
 
     @classmethod
-    def open(cls, path: str | Path | None = None, settings: Settings | None = None) -> "Studio":
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None) -> Studio:
         settings = settings or Settings.from_env()
         if path is not None:
             settings = replace(settings, db_path=Path(path))
         return cls(Store(settings.db_path), settings)
+
+    @property
+    def path(self) -> Path:
+        """The store file."""
+        return self.store.path
 
     def close(self) -> None:
         self.store.close()
@@ -83,6 +88,9 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
 
     def tasks(self) -> list[Task]:
         return self.store.list_tasks()
+
+    def task_names(self) -> list[str]:
+        return self.store.task_names()
 
     def add_task(self, name: str, instruction: str, *, input_meaning: str = "the input text",
                  output_meaning: str = "the output text", labels: list[str] | None = None) -> Task:
@@ -226,7 +234,8 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
             batch = self.store.new_batch_id()
             changed = skipped = 0
             for row in rows:
-                if row["status"] == ACTIONS[action] or (action == "approve" and row["output"] is None):
+                if row["status"] == ACTIONS[action] \
+                        or (action == "approve" and row["output"] is None):
                     skipped += 1
                     continue
                 self._set_status(row, action, reviewer, batch_id=batch)

@@ -41,7 +41,7 @@ class Settings:
     runs_dir: Path | None = None
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         env = os.environ if environ is None else environ
         s = cls(
             db_path=Path(env.get("SFT_STUDIO_DB") or DEFAULT_DB),

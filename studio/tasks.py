@@ -37,7 +37,7 @@ class Task:
         return "classification" if self.labels else "generation"
 
     def check_output(self, output: str | None) -> str | None:
-        """The output as stored (a label in its canonical spelling), or BadInput if it is refused."""
+        """The output as stored (a label in its canonical spelling), or BadInput if refused."""
         if output is None or not self.labels:
             return output
         for label in self.labels:

@@ -10,7 +10,6 @@ from transformers import TrainerCallback
 
 from trainer.progress import KEEP, StopFlag
 
-
 PROGRESS_SECONDS = 2.0  # a `progress` event at least this often, whatever the logging steps
 LOSS_SECONDS = 5.0  # a loss point (a `log` event) at least this often, whatever the logging steps
 

@@ -126,7 +126,7 @@ class TrainConfig:
     # --- TOML ------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -137,7 +137,7 @@ class TrainConfig:
         return cls.from_dict(data, where=str(path))
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "config") -> "TrainConfig":
+    def from_dict(cls, data: dict, where: str = "config") -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -161,7 +161,7 @@ class TrainConfig:
         path.write_text(dumps(self, notes or {}), encoding="utf-8")
         return path
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
 
 

@@ -28,7 +28,7 @@ class Hardware:
     bitsandbytes: bool = False
 
     @classmethod
-    def probe(cls) -> "Hardware":
+    def probe(cls) -> Hardware:
         import importlib.util
 
         import torch
@@ -59,7 +59,7 @@ class ModelShape:
     max_positions: int | None = None
 
     @classmethod
-    def from_config(cls, cfg) -> "ModelShape":
+    def from_config(cls, cfg) -> ModelShape:
         hidden = getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", 768)
         layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", 12)
         vocab = getattr(cfg, "vocab_size", 32000)

@@ -11,7 +11,6 @@ from trainer import data as D
 from trainer.config import TrainConfig
 from trainer.progress import NullLog
 
-
 # The evaluation in brief: what metrics.jsonl's eval event, the run's end event and the
 # studio's `runs` carry (eval.json has these plus every row).
 BRIEF = ("metric", "base", "tuned", "delta", "n")

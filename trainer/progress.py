@@ -48,7 +48,7 @@ class StopFlag:
     def __init__(self):
         self.signal: str | None = None
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._handle)
         return self

@@ -10,8 +10,13 @@ from generators.noise.corrupt import Corrupter, Corruption, corrupt, corrupt_man
 from generators.noise.detect import align, cer, detect, highlight
 from generators.noise.fit import FitError, fit_profile
 from generators.noise.lexicon import Lexicon, LexiconError, load_lexicon
-from generators.noise.profile import (BUILTIN_PROFILES, NoiseProfile, ProfileError, load_profile,
-                                      rate_fields)
+from generators.noise.profile import (
+                                      BUILTIN_PROFILES,
+                                      NoiseProfile,
+                                      ProfileError,
+                                      load_profile,
+                                      rate_fields,
+)
 from generators.noise.realism import describe, format_report, realism_report, two_sample_auc
 
 __all__ = ["BUILTIN_PROFILES", "Corrupter", "Corruption", "FitError", "Lexicon", "LexiconError",

@@ -16,8 +16,15 @@ from dataclasses import dataclass, field
 
 from generators.noise.lexicon import Lexicon, load_lexicon
 from generators.noise.profile import NoiseProfile
-from generators.noise.text import (ENTITY_KINDS, KEY_NEIGHBOURS, SPLIT, entity_kinds, kind_of,
-                                   pieces, skeleton)
+from generators.noise.text import (
+    ENTITY_KINDS,
+    KEY_NEIGHBOURS,
+    SPLIT,
+    entity_kinds,
+    kind_of,
+    pieces,
+    skeleton,
+)
 
 EMOJI = ("😂", "😭", "🙏", "❤️", "😍", "🔥", "💀", "🥲", "😅", "🙃", "👀", "✨", "😤", "👍",
          "🎉", "😩", "🥺", "💯", "😊", "🤦‍♀️", "🙄", "😴", "🤞", "😬")
@@ -118,7 +125,7 @@ class Corrupter:
             "apostrophe", "g_drop", "vowel_drop", "elongation", "spelling", "typo", "ocr"))
 
     @classmethod
-    def calibrated(cls, profile: NoiseProfile, clean_texts: list[str], **kw) -> "Corrupter":
+    def calibrated(cls, profile: NoiseProfile, clean_texts: list[str], **kw) -> Corrupter:
         """A corrupter whose entity rates account for the entities the clean texts already
         have: with `emoji = 0.2` and a fifth of the clean texts carrying one, none are added."""
         n = max(len(clean_texts), 1)

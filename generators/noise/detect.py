@@ -14,9 +14,19 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from generators.noise.lexicon import SECTIONS, Lexicon, shipped
-from generators.noise.text import (ELONGATED_RE, ENTITY_KINDS, KEY_NEIGHBOURS, casing_style,
-                                   is_caps_word, near_word, pieces, skeleton, squeeze,
-                                   stretched, vocabulary)
+from generators.noise.text import (
+    ELONGATED_RE,
+    ENTITY_KINDS,
+    KEY_NEIGHBOURS,
+    casing_style,
+    is_caps_word,
+    near_word,
+    pieces,
+    skeleton,
+    squeeze,
+    stretched,
+    vocabulary,
+)
 
 CATEGORIES = ("abbrev", "slang", "apostrophe", "misspell", "spelling", "typo", "phonetic",
               "elongation", "g_drop", "vowel_drop", "other")
@@ -116,7 +126,8 @@ class Detected:
     normalized: str = ""
     repeats: int = 0        # runs of !! or ??
     tight: int = 0          # a comma or full stop with no space after it
-    respelled: list = field(default_factory=list)  # (word, form): lexicon forms, dropped apostrophes
+    # (word, form): lexicon forms, dropped apostrophes
+    respelled: list = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -296,7 +307,8 @@ def keyboard_slip(word: str, typed: str) -> bool:
         i = next((j for j in range(len(typed)) if word[j] != typed[j]), len(typed))
         if word[:i] + word[i + 1:] != typed:
             return False
-        return not ((i and word[i - 1] == word[i]) or (i + 1 < len(word) and word[i + 1] == word[i]))
+        return not ((i and word[i - 1] == word[i])
+                    or (i + 1 < len(word) and word[i + 1] == word[i]))
     return False
 
 

@@ -13,13 +13,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from generators.noise.corrupt import (
+    G_DROP_KEEP,
+    STRETCHY,
+    STRETCHY_WEIGHT,
+    _ends_with_ellipsis,
+    _ends_with_stop,
+)
 from generators.noise.detect import align, detect
 from generators.noise.lexicon import Lexicon, load_lexicon
 from generators.noise.profile import NoiseProfile
-from generators.noise.text import (ENTITY_KINDS, ENTITY_RES, casing_style, entity_kinds,
-                                   pieces)
-from generators.noise.corrupt import (G_DROP_KEEP, STRETCHY, STRETCHY_WEIGHT,
-                                      _ends_with_ellipsis, _ends_with_stop)
+from generators.noise.text import ENTITY_KINDS, ENTITY_RES, casing_style, entity_kinds, pieces
 
 MIN_TEXTS = 10
 LEXICAL = ("abbrev", "slang", "phonetic", "misspell")

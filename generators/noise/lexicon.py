@@ -94,7 +94,7 @@ class Lexicon:
                     if f.lower() not in EVERYDAY:
                         self.reverse.setdefault(f.lower(), (key, e.section))
 
-    def merged(self, tables: dict[str, dict], where: str) -> "Lexicon":
+    def merged(self, tables: dict[str, dict], where: str) -> Lexicon:
         """This lexicon with `tables` (same shape as the file) added on top."""
         base = {s: {} for s in SECTIONS}
         for key, entries in self.entries.items():

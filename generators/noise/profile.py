@@ -83,7 +83,7 @@ class NoiseProfile:
     def rates(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in rate_fields()}
 
-    def with_rates(self, **rates) -> "NoiseProfile":
+    def with_rates(self, **rates) -> NoiseProfile:
         return replace(self, **rates)
 
     def to_dict(self) -> dict:
@@ -109,7 +109,7 @@ class NoiseProfile:
         return "\n".join(lines) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "profile") -> "NoiseProfile":
+    def from_dict(cls, data: dict, where: str = "profile") -> NoiseProfile:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -13,7 +13,7 @@ from collections import Counter
 
 from generators.noise.detect import CATEGORIES, align, cer, detect
 from generators.noise.lexicon import load_lexicon
-from generators.noise.text import ENTITY_KINDS, ELONGATED_RE, entity_kinds
+from generators.noise.text import ELONGATED_RE, ENTITY_KINDS, entity_kinds
 
 MEASURES = (("unchanged", "unchanged texts"), ("cer_mean", "mean CER"),
             ("cer_median", "median CER"), ("cer_p90", "90th pct CER"),

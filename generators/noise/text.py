@@ -26,7 +26,8 @@ MENTION_RE = re.compile(r"(?<!\w)" + MENTION)
 HASHTAG_RE = re.compile(r"(?<![\w&])" + HASHTAG)
 EMOJI_RE = re.compile(EMOJI)
 ELONGATED_RE = re.compile(r"([A-Za-z])\1{2,}")
-ENTITY_RES = {"url": re.compile(URL), "mention": MENTION_RE, "hashtag": HASHTAG_RE, "emoji": EMOJI_RE}
+ENTITY_RES = {"url": re.compile(URL), "mention": MENTION_RE, "hashtag": HASHTAG_RE,
+              "emoji": EMOJI_RE}
 
 # Neighbours on a QWERTY keyboard: keys whose centres lie within about one key's width, with the
 # rows staggered as on a real keyboard.

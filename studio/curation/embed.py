@@ -14,22 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.curation.calibration import CALIBRATION
 from studio.errors import BadInput
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 PACKAGED = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 MIN_COSINE = 0.998  # a faster precision is used only if it keeps this cosine to fp32
-CALIBRATION = [
-    "omg the game last night was unreal, cant believe we won in overtime!!",
-    "Our support team answers within one business day; please include your order number.",
-    "Summarise: city council approves new bike lanes on Main St after months of debate",
-    "lol why is my phone battery dying so fast after the update #annoying",
-    "The product ships in a recyclable box and comes with a two-year warranty.",
-    "Terrible service. Waited 45 minutes and the food was cold.",
-    "ok",
-    "Heavy rain expected tomorrow across the north; commuters should allow extra time "
-    "and check travel updates before setting out in the morning.",
-]
 
 
 def text_hash(text: str) -> str:

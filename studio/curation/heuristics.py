@@ -67,7 +67,7 @@ class TaskStats:
     ratio_mad: float = 0.0
 
     @classmethod
-    def of(cls, inputs: list[str], outputs: list[str]) -> "TaskStats":
+    def of(cls, inputs: list[str], outputs: list[str]) -> TaskStats:
         if not outputs:
             return cls()
         n_out = np.array([max(1, len(words(o))) for o in outputs], float)

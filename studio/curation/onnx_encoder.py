@@ -83,7 +83,7 @@ def build(folder: Path, out: Path, reference) -> dict:
                        use_gpu=False).save_model_to_file(f"{fused}.tmp")
         os.remove(f"{raw}.tmp")
         os.replace(f"{fused}.tmp", fused)
-    from studio.curation.embed import CALIBRATION
+    from studio.curation.calibration import CALIBRATION
 
     got = OnnxEncoder(folder, out)._encode(CALIBRATION)
     check = {"recipe": RECIPE,

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.errors import BadInput, Conflict
+from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
 from studio.export import card as cards
 from studio.export import pii as pii_scan
-from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
 from studio.export.records import canonical, features, record, record_hash
 from studio.export.splits import SPLITS, assign, cross_split, group_rows, parse_ratios
 from studio.export.writer import render, sha256, split_glob, write

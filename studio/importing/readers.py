@@ -108,7 +108,8 @@ def _read_json(path: str, text: str) -> Records:
     if isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) == 1:  # {"data": [...]} and the like
-            return [(f"{path}: item {i} of '{lists[0]}'", r) for i, r in enumerate(data[lists[0]], 1)]
+            return [(f"{path}: item {i} of '{lists[0]}'", r)
+                    for i, r in enumerate(data[lists[0]], 1)]
         raise BadInput(f"{path}: expected a JSON array of objects, found an object")
     if not isinstance(data, list):
         raise BadInput(f"{path}: expected a JSON array of objects, found {type(data).__name__}")

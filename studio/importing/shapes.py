@@ -64,7 +64,8 @@ def convert(where: str, record, shape: str, mapping: dict | None = None):
     if shape == "mapped":
         _need(where, record, mapping["input"])
         inp = _text(where, record, mapping["input"])
-        out = _text(where, record, mapping["output"], optional=True) if "output" in mapping else None
+        out = (_text(where, record, mapping["output"], optional=True)
+               if "output" in mapping else None)
         return inp, out, {}
     if shape == "input-output":
         _need(where, record, "input")
@@ -121,7 +122,8 @@ def _conversation(where: str, record: dict, shape: str):
     if system:
         meta["system"] = system[0]
     if users[-1] > 0 and len(parsed[: users[-1]]) > len(system):
-        meta["history"] = [{"role": r, "content": c} for r, c in parsed[: users[-1]] if r != "system"]
+        meta["history"] = [{"role": r, "content": c}
+                           for r, c in parsed[: users[-1]] if r != "system"]
     return inp, (out if out.strip() else None), meta
 
 

@@ -22,5 +22,5 @@ class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, Sc
     """One project's store. Use as a context manager or call close()."""
 
 
-__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "RUN_STATUSES", "SOURCES", "STATUSES", "iso",
-           "utcnow"]
+__all__ = ["Store", "AUTO_PREFIX", "MIGRATIONS", "JOB_STATUSES", "RUN_STATUSES", "SOURCES",
+           "STATUSES", "iso", "utcnow"]

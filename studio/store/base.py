@@ -7,7 +7,7 @@ import re
 import shutil
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from studio.errors import StoreLocked, StudioError
@@ -18,7 +18,7 @@ _PID_RE = re.compile(r"PID (\d+)")
 
 def utcnow() -> datetime:
     """Naive UTC, as stored in TIMESTAMP columns."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -51,7 +51,8 @@ class StoreBase:
                 raise StoreLocked(str(self.path), int(m.group(1)) if m else None) from None
             raise StudioError(f"cannot open {self.path}: {msg}") from None
         except duckdb.Error as e:
-            raise StudioError(f"{self.path} is not a DuckDB store this studio can open: {e}") from None
+            raise StudioError(
+                f"{self.path} is not a DuckDB store this studio can open: {e}") from None
         self.backups: list[Path] = []
         self._migrate(existed, len(MIGRATIONS) if migrate_to is None else migrate_to)
 
@@ -69,7 +70,7 @@ class StoreBase:
     def __exit__(self, *exc):
         self.close()
 
-    def _run(self, sql: str, params=None) -> "_Rows":
+    def _run(self, sql: str, params=None) -> _Rows:
         """Run one statement and read its whole result under the lock: the connection is
         shared by threads, and a result read after the lock is released could be another
         thread's."""

@@ -134,7 +134,8 @@ class ExamplesMixin:
         return [_decode(r) for r in rows]
 
     def list_examples(self, *, task=None, status=None, source=None, text=None, input_only=None,
-                      limit=50, offset=0, order_by="id", descending=False) -> tuple[int, list[dict]]:
+                      limit=50, offset=0, order_by="id",
+                      descending=False) -> tuple[int, list[dict]]:
         """One page of examples matching the filters, and how many match in all."""
         if order_by not in SORTABLE:
             raise ValueError(f"cannot sort by {order_by!r}")
@@ -219,7 +220,8 @@ class ExamplesMixin:
                 ).fetchall())
                 for col in ("status", "source", "task")
             }
-            task_names = [r[0] for r in self._run("SELECT name FROM tasks ORDER BY name").fetchall()]
+            task_names = [r[0] for r in
+                          self._run("SELECT name FROM tasks ORDER BY name").fetchall()]
         by_task = {t: 0 for t in ([task] if task else task_names)}
         by_task.update(grouped["task"])
         return {

@@ -57,8 +57,9 @@ class JobsMixin:
         duplicate of another row."""
         return self._all(
             "SELECT id, input, output FROM examples WHERE task = ? AND output IS NOT NULL "
-            "AND status <> 'rejected' AND duplicate_of IS NULL ORDER BY (status = 'approved') DESC, "
-            "(source = 'imported') DESC, id LIMIT ?", [task, limit])
+            "AND status <> 'rejected' AND duplicate_of IS NULL "
+            "ORDER BY (status = 'approved') DESC, (source = 'imported') DESC, id LIMIT ?",
+            [task, limit])
 
     def input_only_ids(self, task: str, import_file: str | None = None) -> list[int]:
         """The task's rows that need an output (all, or those of one imported file), oldest

@@ -142,7 +142,7 @@ def m004_noise_profiles(con) -> None:
         """
         CREATE TABLE noise_profiles (
             name TEXT PRIMARY KEY,
-            profile TEXT NOT NULL,           -- JSON: every rate, the profile's own lexicon, fit info
+            profile TEXT NOT NULL,           -- JSON: every rate, its own lexicon, fit info
             created_at TIMESTAMP NOT NULL,
             updated_at TIMESTAMP NOT NULL
         )"""

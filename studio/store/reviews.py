@@ -101,7 +101,8 @@ class ReviewsMixin:
         return _decode_review(rows[0]) if rows else None
 
     def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[dict]:
-        where, params = ("WHERE example_id = ?", [example_id]) if example_id is not None else ("", [])
+        where, params = (("WHERE example_id = ?", [example_id]) if example_id is not None
+                         else ("", []))
         rows = self._all(f"SELECT * FROM reviews {where} ORDER BY id LIMIT ?", params + [limit])
         return [_decode_review(r) for r in rows]
 

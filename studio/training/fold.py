@@ -4,7 +4,7 @@ the run's row and its metric rows."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from trainer.evaluate import brief
@@ -28,7 +28,7 @@ def read_events(path: Path, offset: int) -> tuple[list[dict], int]:
 
 
 def _at(event: dict) -> datetime:
-    return datetime.fromtimestamp(event.get("time", 0), timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(event.get("time", 0), UTC).replace(tzinfo=None)
 
 
 def fold(events: list[dict]) -> tuple[dict, list[dict], dict | None]:

@@ -16,13 +16,13 @@ def build_app(settings, studio):
     from studio.ui.corrupt_tab import build_corrupt_tab
     from studio.ui.curate_tab import build_curate_tab
     from studio.ui.data_tab import build_data_tab
+    from studio.ui.evaluate_tab import build_evaluate_tab
     from studio.ui.export_tab import build_export_tab
     from studio.ui.generate_tab import build_generate_tab
-    from studio.ui.evaluate_tab import build_evaluate_tab
     from studio.ui.review_tab import build_review_tab
     from studio.ui.train_tab import build_train_tab
 
-    tasks = studio.store.task_names()
+    tasks = studio.task_names()
     with gr.Blocks(title="SFT Studio", analytics_enabled=False) as demo:
         gr.HTML("<style>#review-actions button {min-width: 90px !important}</style>")
         with gr.Row(equal_height=True):

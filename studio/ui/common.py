@@ -16,7 +16,8 @@ SCORE_COLUMNS = ["score", "value", "what it means / what was found"]
 def filters(task, status, source, text) -> dict:
     """Widget values -> the keyword filters of Studio.list / neighbor / bulk_review."""
     return {"task": task or None, "status": None if status in (None, ANY) else status,
-            "source": None if source in (None, ANY) else source, "text": (text or "").strip() or None}
+            "source": None if source in (None, ANY) else source,
+            "text": (text or "").strip() or None}
 
 
 def reviewer(settings, request) -> str:
@@ -60,7 +61,7 @@ def header_markdown(studio, task: str | None) -> str:
     st = studio.stats(task) if task else studio.stats()
     s, src = st["by_status"], st["by_source"]
     return (
-        f"**Store** `{studio.store.path}` · **Task** `{task or 'all'}` · "
+        f"**Store** `{studio.path}` · **Task** `{task or 'all'}` · "
         f"**{st['total']}** examples: {s['pending']} pending, {s['approved']} approved, "
         f"{s['rejected']} rejected · {src['imported']} imported, {src['teacher']} teacher, "
         f"{src['corrupted']} corrupted · {st['input_only']} need an output · "

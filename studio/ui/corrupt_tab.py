@@ -5,8 +5,8 @@ the result with the real sample (plots, measures, classifier AUC), then store th
 import html
 from pathlib import Path
 
-from studio.ui.common import ANY, header_markdown, ui_errors
 from studio.ui.charts import bar_chart
+from studio.ui.common import ANY, header_markdown, ui_errors
 
 SOURCE_STATUSES = ["any but rejected", "pending", "approved"]
 REAL_FROM_TASK = "the task's real messy inputs (imported as messy, labelled since or not)"

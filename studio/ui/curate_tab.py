@@ -5,8 +5,8 @@ canonical row in one click; the map (map_panel)."""
 import html
 
 from studio.display import shorten
-from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 from studio.ui.charts import PALETTE, bar_chart
+from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 
 CLUSTER_COLUMNS = ["cluster", "rows", "kinds", "lowest cosine", "canonical row", "status"]
 NEAREST_COLORS = {"below": PALETTE[0], "at or above": PALETTE[1]}

@@ -78,7 +78,8 @@ def build_data_tab(gr, settings, studio, task_box, header):
         rows = [[x["id"], x["status"], x["source"], x["task"], x["input"],
                  "" if x["output"] is None else x["output"]] for x in r["rows"]]
         first = (pg - 1) * per + 1 if rows else 0
-        msg = f"Rows {first}–{first + len(rows) - 1 if rows else 0} of **{total}** · page {pg} of {pages}"
+        last = first + len(rows) - 1 if rows else 0
+        msg = f"Rows {first}–{last} of **{total}** · page {pg} of {pages}"
         return gr.update(value=rows, headers=COLUMNS), pg, msg, header_markdown(studio, task)
 
     def turner(delta):

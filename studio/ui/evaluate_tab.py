@@ -3,8 +3,8 @@ learning curve, and a playground where a typed input gets the base and the tuned
 
 from __future__ import annotations
 
-from studio.ui.common import ui_errors
 from studio.ui.charts import line_chart
+from studio.ui.common import ui_errors
 
 ROW_COLUMNS = ["id", "input", "reference", "base", "tuned", "base score", "tuned score"]
 SUMMARY_COLUMNS = ["", "base", "tuned", "difference"]
@@ -96,7 +96,7 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
     def curve_view(run_id, task):
         run = studio.run(int(run_id))
         live = run["status"] in ("queued", "running")
-        parts = [m["part"] for m in studio.store.run_metrics(run["id"]) if m["part"]]
+        parts = [m["part"] for m in studio.run_metrics(run["id"]) if m["part"]]
         part = f"training on {int(parts[-1][1:])}% of the train split, " if live and parts \
             else ""
         text = (f"Learning-curve run {run['id']}: **{run['status']}**"

@@ -108,7 +108,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
 
     def refresh(task, job_id, md, source):
         choices = [(f"#{r['id']} {r['input'][:70]}", r["id"])
-                   for r in studio.store.seed_candidates(task, limit=200)] if task else []
+                   for r in studio.seed_candidates(task, limit=200)] if task else []
         sources, value, note = plan_view(studio, task, md, source)
         return (gr.update(choices=choices), gr.update(choices=sources, value=value), note,
                 *job_view(studio, job_id, task)[:-1])
@@ -202,7 +202,7 @@ def job_view(studio, job_id, task):
         note = studio.live_job_note(int(job_id)) if running else settled_note(job)
         bar = progress_html(job, note)
         rows = [[r["id"], r["input"], r["output"] or ""] for r in
-                studio.store.job_examples(int(job_id), 10)]
+                studio.job_examples(int(job_id), 10)]
     return (bar, gr.update(value=rows), gr.update(value=table),
             gr.update(choices=stopped, value=None), header_markdown(studio, task), running)
 

@@ -2,8 +2,17 @@
 
 import html
 
-from studio.ui.common import SCORE_COLUMNS, SOURCE_CHOICES, STATUS_CHOICES, filters, \
-    header_markdown, progress_reporter, reviewer, score_rows, ui_errors
+from studio.ui.common import (
+    SCORE_COLUMNS,
+    SOURCE_CHOICES,
+    STATUS_CHOICES,
+    filters,
+    header_markdown,
+    progress_reporter,
+    reviewer,
+    score_rows,
+    ui_errors,
+)
 
 KEY_HELP = ("Keys: **A** approve · **R** reject · **S** skip · **E** edit output "
             "(Esc leaves the box, Ctrl+Enter saves) · **U** undo · **J**/**K** next/previous · "

@@ -4,8 +4,8 @@ how far the judge agrees with people."""
 
 import html
 
-from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 from studio.ui.charts import bar_chart
+from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
 
 SCORE_CHOICES = ["quality", "heuristics", "faithfulness", "novelty", "judge"]
 ZONE_COLORS = {"reject": "#dc2626", "review": "#f59e0b", "approve": "#16a34a",

@@ -8,8 +8,8 @@ import html
 from pathlib import Path
 
 from studio.errors import BadInput
-from studio.ui.common import ui_errors
 from studio.ui.charts import line_chart
+from studio.ui.common import ui_errors
 
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
                "base", "tuned", "delta", "epochs", "lr", "LoRA r", "batch x accum"]
@@ -185,7 +185,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
         runs = studio.runs()
         run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
         # runs() above folded the run's metrics in
-        chart = loss_chart(studio.store.run_metrics(run["id"]) if run else [])
+        chart = loss_chart(studio.run_metrics(run["id"]) if run else [])
         tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
         stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
                      if r["status"] in ("failed", "cancelled", "interrupted")]
