@@ -1,16 +1,13 @@
 import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import PII_INPUT, add_rows
+
 # The cache the run started with (tests/setup_llama_cpp.sh builds into it): _isolated points
 # SFT_STUDIO_CACHE elsewhere inside every test.
 USER_CACHE = os.environ.get("SFT_STUDIO_CACHE") or ""
-
 
 RUN_MARK = "STUDIO_TEST_RUN"  # in the environment of every process the suite starts
 
@@ -150,70 +147,11 @@ def hub():
         yield server
 
 
-def run_cli(*args, env=None, cwd=None):
-    """Run `python -m studio` in a separate process."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "studio", *map(str, args)], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, timeout=120)
-
-
 @pytest.fixture
 def samples(studio):
     """The test's store with the sample data imported."""
     studio.import_samples()
     return studio
-
-
-def loopback_teacher(studio, srv, **kw):
-    """A TeacherConfig for a loopback teacher server, with short backoffs."""
-    kw.setdefault("backoff_base", 0.02)
-    return studio.teacher_config(model="teacher-test", base_urls=[srv.url], **kw)
-
-
-def run_job_in_thread(studio, job_id: int, cfg) -> tuple[threading.Thread, dict]:
-    """Run a job in a thread of its own, as the app does; the dict gets the job when it ends."""
-    result: dict = {}
-    t = threading.Thread(target=lambda: result.update(studio.run_job(job_id, cfg)))
-    t.start()
-    return t, result
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    import json
-
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def run_together(work, count: int) -> list[str]:
-    """Run work(n) in `count` threads at once; return the errors they raised."""
-    import threading
-
-    errors: list[str] = []
-
-    def guarded(n):
-        try:
-            work(n)
-        except Exception as e:  # surfaced by the caller's assert
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
-def assert_status_chain(studio, example_id: int, audit: list[dict]) -> None:
-    """Each status change starts where the previous one ended (none lost), and the row's
-    status is where the last one ended."""
-    status = "pending"
-    for a in (a for a in audit if a["example_id"] == example_id):
-        if "status" in (a["before"] or {}):
-            assert a["before"]["status"] == status, a
-            status = a["after"]["status"]
-    assert studio.get(example_id)["status"] == status
 
 
 # One Playwright session for the whole run: the browser fixtures live here, not in each module
@@ -250,20 +188,6 @@ def tiny_st_model(tmp_path_factory):
     return folder
 
 
-PII_INPUT = ("mail ana.lopez@example.com or call +1 415-555-2671 about the refund, "
-             "cc @ana_l, details https://shop.example.com/orders?id=7&token=s3cr3tT0k3n")
-
-
-def add_rows(studio, rows):
-    """Insert rows straight into the store (parents, sources and meta as given)."""
-    from studio.importing import content_hash
-
-    for r in rows:
-        r.setdefault("task", "tweet-summary")
-        r["content_hash"] = content_hash(r["task"], r["input"], r["output"])
-    return studio.store.insert_examples(rows)
-
-
 @pytest.fixture
 def filled(studio):
     """The sample data plus three families (an imported seed, teacher children, a corrupted
@@ -291,8 +215,6 @@ def filled(studio):
                                  "asks about a refund.", "source": "imported"}])[0]
     studio.bulk_review("approve", task="tweet-summary")
     return {"families": families, "synthetic": synthetic, "pii": private}
-
-
 
 
 @pytest.fixture

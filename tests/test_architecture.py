@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("studio", "generators", "trainer")
 # A statement, not prose: an upper-case keyword at the start and its partner later on.
 SQL = re.compile(r"^\s*(SELECT\b.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
-                 r"CREATE\s+(TABLE|INDEX|SEQUENCE|VIEW)|ALTER\s+TABLE|DROP\s+TABLE|WITH\s+\w+\s+AS)",
-                 re.S)
+                 r"CREATE\s+(TABLE|INDEX|SEQUENCE|VIEW)|ALTER\s+TABLE|DROP\s+TABLE|"
+                 r"WITH\s+\w+\s+AS)", re.S)
 
 
 def modules() -> dict[str, Path]:
@@ -145,3 +145,16 @@ def test_no_two_modules_import_each_other():
     until asked for `Studio`."""
     graph = {n: {m for m in imported(n) if not n.startswith(m + ".")} for n in MODULES}
     assert not cycles(graph), cycles(graph)
+
+
+def test_tests_share_helpers_through_helper_modules_only():
+    """Shared test code lives in tests/helpers.py and tests/ui_helpers.py: no test module
+    imports another test module or conftest (whose fixtures pytest hands out itself)."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}:{node.lineno}: {n}" for n in names
+                      if n == "conftest" or n.startswith("test_")]
+    assert not found, "\n".join(found)

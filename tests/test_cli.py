@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli, write_jsonl
+from helpers import ROOT, run_cli, write_jsonl
 
 ROW_KEYS = {"id", "task", "input", "output", "source", "status", "parent_id", "duplicate_of",
             "similarity", "cluster_id", "duplicate_kind", "split", "scores", "meta", "created_at",

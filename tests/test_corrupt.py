@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from conftest import ROOT, write_jsonl
+from helpers import ROOT, write_jsonl
 from studio.errors import BadInput, NotFound
 
 PAIRS = ROOT / "sample_data" / "tweet_pairs.jsonl"

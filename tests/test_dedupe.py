@@ -6,32 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_jsonl
-
-TASK = "tweet-summary"
-BASE = "The city council approved new protected bike lanes on Main Street after a long debate."
-PLANTED = [
-    (BASE, "Main Street gets protected bike lanes."),
-    # exact once case, punctuation and spacing are ignored
-    ("the city council approved new protected bike lanes on main street after a long debate",
-     "Council backs Main Street bike lanes."),
-    # a paraphrase-level near copy
-    ("The city council approved new protected bike lanes on Main Street after a lengthy debate!",
-     "Bike lanes approved for Main Street."),
-    # unrelated
-    ("Heavy snow closed every school in the county today; buses resume on Monday.",
-     "Snow closes county schools until Monday."),
-    ("Our bakery now sells gluten-free sourdough every Saturday morning.",
-     "Gluten-free sourdough on Saturdays."),
-]
-
-
-def load(studio, tmp_path, rows, name="rows.jsonl"):
-    """Import (input, output) pairs; return the new rows' ids."""
-    before = {r["id"] for r in studio.list(task=TASK, limit=1000)["rows"]}
-    studio.import_file(write_jsonl(tmp_path / name, [{"input": i, "output": o} for i, o in rows]),
-                       task=TASK)
-    return [r["id"] for r in studio.list(task=TASK, limit=1000)["rows"] if r["id"] not in before]
+from helpers import BASE, PLANTED
+from helpers import TWEET_TASK as TASK
+from helpers import load_rows as load
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 
 ROWS = [{"input": f"Tweet number {i} about the {w} downtown", "output": f"Summary {i} of {w}"}
         for i, w in enumerate(["parade", "storm", "market", "concert", "marathon"])]

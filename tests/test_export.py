@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import PII_INPUT, add_rows
+from helpers import PII_INPUT, add_rows
 
 from studio.errors import BadInput, Conflict
 from studio.export import pii

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from conftest import loopback_teacher as teacher
-from conftest import run_job_in_thread
+from helpers import ROOT
+from helpers import loopback_teacher as teacher
+from helpers import run_job_in_thread
 from teacher_server import prompt_hash
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from studio.errors import BadInput, NotFound
 from studio.importing import parse_map
 

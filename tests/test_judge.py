@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from generators.judge import parse_verdict
 from generators.parsing import ParseError
 from studio.curation.agreement import agreement, band, cohen_kappa

@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from conftest import run_together
+from helpers import run_together
 from tiny_gguf import A_WORDS, B_WORDS, C_WORDS, D_WORDS, UNCONSTRAINED_ANSWER
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from studio.errors import BadInput, Conflict
 
 

@@ -6,11 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from helpers import GOOD, load_hand_made
 from studio.curation.heuristics import TaskStats, check, heuristics_score, mojibake
 from studio.errors import BadInput, Conflict
-
-GOOD = ("the 7:40 ferry to Dunmore is cancelled AGAIN, third time this week. next one is 8:20",
-        "The 7:40 ferry to Dunmore was cancelled for the third time this week.")
 
 
 def flags(inp, out, labels=(), stats=None):
@@ -74,31 +72,6 @@ def test_heuristics_score_multiplies_penalties():
 def scored(studio, minilm):
     studio.use_encoder(minilm)
     return load_hand_made(studio)
-
-
-def load_hand_made(studio):
-    """Hand-made rows of the tweet task: good, off-topic, copied, a near-duplicate pair, an
-    input-only row, plus a classification task."""
-    rows = [GOOD,
-            ("power's out on the whole east side since 2pm, crews on it, no ETA yet",
-             "A lemon drizzle cake needs two eggs, butter and a cup of sugar."),
-            ("reminder: library late fees are gone starting Monday, bring books back",
-             "reminder: library late fees are gone starting Monday, bring books back"),
-            ("free flu shots at the community center saturday 9-1, no appointment needed",
-             "Free flu shots at the community center on Saturday morning, no appointment."),
-            ("free flu shots at the community centre on saturday 9-1, no appointment needed!",
-             "The community center gives free flu shots on Saturday, walk-ins welcome."),
-            ("lost dog near Elm Park, brown lab named Biscuit, red collar", None)]
-    from conftest import write_jsonl
-
-    write_jsonl(studio.store.path.parent / "rows.jsonl",
-                [{"input": i, **({"output": o} if o else {})} for i, o in rows])
-    studio.import_file(studio.store.path.parent / "rows.jsonl", task="tweet-summary")
-    write_jsonl(studio.store.path.parent / "s.jsonl",
-                [{"input": "I love this phone, the battery lasts days", "output": "positive"},
-                 {"input": "the screen cracked on day two", "output": "negative"}])
-    studio.import_file(studio.store.path.parent / "s.jsonl", task="sentiment")
-    return studio
 
 
 def scores_of(studio, eid):
@@ -230,7 +203,7 @@ def test_nearest_other_by_buckets_matches_exact_search():
 
 
 def test_cli_score_auto_agreement(cli, tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     write_jsonl(tmp_path / "r.jsonl", [{"input": GOOD[0], "output": GOOD[1]},
                                        {"input": "the bus was late again, rain too",

@@ -5,7 +5,7 @@ import random
 import duckdb
 import pytest
 
-from conftest import assert_status_chain, run_cli, run_together
+from helpers import assert_status_chain, run_cli, run_together
 from studio.errors import StoreLocked, StudioError
 from studio.store import MIGRATIONS, Store
 
@@ -78,7 +78,7 @@ def test_store_locked_error_in_process_terms(db):
 
 
 def test_transaction_rolls_back_everything_on_error(studio, tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     studio.import_file(write_jsonl(tmp_path / "a.jsonl", [{"input": "a", "output": "b"}]))
     with pytest.raises(RuntimeError):
@@ -90,7 +90,7 @@ def test_transaction_rolls_back_everything_on_error(studio, tmp_path):
 
 
 def test_four_threads_250_actions_each_lose_nothing(studio, tmp_path):
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     rows = [{"input": f"tweet {i}", "output": f"summary {i}"} for i in range(10)]
     studio.import_file(write_jsonl(tmp_path / "r.jsonl", rows))

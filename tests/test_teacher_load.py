@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
-from conftest import loopback_teacher as teacher
-from conftest import run_job_in_thread
+from helpers import ROOT
+from helpers import loopback_teacher as teacher
+from helpers import run_job_in_thread
 
 
 def test_a_one_slot_server_that_queues_fails_nothing_by_timeout(samples, server):

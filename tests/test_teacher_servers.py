@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from conftest import loopback_teacher as teacher
-from conftest import write_jsonl
+from helpers import loopback_teacher as teacher
+from helpers import write_jsonl
 
 CHAINS = {  # server kind -> the response_format types `auto` sends, the settled one last
     "openai": ["json_schema"],

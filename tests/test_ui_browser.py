@@ -3,8 +3,8 @@ Every wait is on what the page shows (Playwright's retrying assertions), never a
 
 import pytest
 
-from conftest import write_jsonl
-from ui_helpers import running_app
+from helpers import write_jsonl
+from ui_helpers import running_app, upload
 
 pytestmark = pytest.mark.browser
 
@@ -156,17 +156,6 @@ def test_data_tab_deletes_a_filter_after_the_count_and_one_click_puts_it_back(st
         expect(page.locator("#studio-header")).to_contain_text(f"{total} examples")
         expect(page.locator("#btn-undo-delete")).to_be_hidden()
     assert studio.list(limit=10_000)["rows"] == before
-
-
-def upload(page, path):
-    """Choose a file the way a person does: click the drop zone, pick in the file chooser."""
-    with page.expect_file_chooser() as chooser:
-        page.locator("#import-file button.upload-container").click()
-    chooser.value.set_files(str(path))
-    from playwright.sync_api import expect
-
-    # the file's link, by its name (the name's text can be drawn "stem .ext", split in two)
-    expect(page.locator(f'#import-file a[href$="/{path.name}"]')).to_have_count(1)
 
 
 def test_login_is_required_and_names_the_reviewer(studio, page, tmp_path):

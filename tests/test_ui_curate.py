@@ -2,7 +2,9 @@
 
 import pytest
 
-from test_dedupe import PLANTED, TASK, load
+from helpers import PLANTED
+from helpers import TWEET_TASK as TASK
+from helpers import load_rows as load
 from ui_helpers import expect_legend, open_tab, running_app
 
 pytestmark = pytest.mark.browser

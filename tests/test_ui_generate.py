@@ -44,7 +44,7 @@ def test_generate_tab_on_a_real_llama_cpp_server_labels_the_users_own_import(
     what will be labelled before the job starts, and every one of their rows gets an output."""
     from playwright.sync_api import expect
 
-    from conftest import write_jsonl
+    from helpers import write_jsonl
 
     studio.import_samples()
     own = write_jsonl(tmp_path / "my_tweets.jsonl",

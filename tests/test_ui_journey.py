@@ -6,7 +6,7 @@ nothing lost."""
 
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from teacher_server import TeacherServer
 from ui_helpers import retype, running_app, settled
 
@@ -54,7 +54,7 @@ def test_a_newcomers_journey_from_an_empty_store_to_an_export_and_a_restart(db, 
 
     from studio import Studio
     from studio.cli import main
-    from test_ui_browser import upload
+    from ui_helpers import upload
 
     own = write_jsonl(tmp_path / "my_tweets.jsonl",
                       [{"text": t, "posted": f"2026-11-{i + 1:02d}"} for i, t in enumerate(MINE)])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from test_scores import load_hand_made
+from helpers import load_hand_made
 from ui_helpers import expect_legend, open_tab, pick, retype, running_app, settled
 
 pytestmark = pytest.mark.browser

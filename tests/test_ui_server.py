@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, assert_status_chain, run_cli, run_together, write_jsonl
+from helpers import ROOT, assert_status_chain, run_cli, run_together, write_jsonl
 from studio.errors import BadInput, StudioError
 from studio.ui.serve import check_host, is_loopback, load_auth
 from ui_helpers import free_port, running_app

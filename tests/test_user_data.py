@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import write_jsonl
+from helpers import write_jsonl
 from studio.errors import BadInput
 
 TASK = "tweet-summary"

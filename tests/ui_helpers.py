@@ -111,3 +111,14 @@ def expect_legend(page, elem_id: str, entries: list[str]) -> None:
     for k, name in enumerate(entries):
         expect(keys.nth(k)).to_be_visible()
         expect(page.locator(f'#{elem_id} svg [data-series="{name}"]')).not_to_have_count(0)
+
+
+def upload(page, path):
+    """Choose a file the way a person does: click the drop zone, pick in the file chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.locator("#import-file button.upload-container").click()
+    chooser.value.set_files(str(path))
+    from playwright.sync_api import expect
+
+    # the file's link, by its name (the name's text can be drawn "stem .ext", split in two)
+    expect(page.locator(f'#import-file a[href$="/{path.name}"]')).to_have_count(1)
