@@ -40,6 +40,44 @@ def test_migrates_from_first_schema_with_a_backup(db):
     con.close()
 
 
+def schema(path) -> dict:
+    """Every table's columns with their types, defaults and nullability, every index, view and
+    sequence, as DuckDB reports them."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = con.execute(
+            "SELECT table_name, column_name, data_type, column_default, is_nullable "
+            "FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, column_name").fetchall()
+        others = con.execute(
+            "SELECT 'index', index_name, table_name FROM duckdb_indexes() "
+            "UNION ALL SELECT 'view', view_name, '' FROM duckdb_views() WHERE NOT internal "
+            "UNION ALL SELECT 'sequence', sequence_name, '' FROM duckdb_sequences() "
+            "ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+    tables: dict = {}
+    for table, *col in cols:
+        tables.setdefault(table, []).append(tuple(col))
+    return {"tables": tables, "others": others}
+
+
+@pytest.mark.parametrize("start", [1, len(MIGRATIONS) // 2])
+def test_a_migrated_store_has_the_same_schema_as_a_fresh_one(tmp_path, start):
+    """Every table, column (type, default, nullability), index, view and sequence: a store
+    made new and one migrated from an older schema cannot be told apart."""
+    fresh, old = tmp_path / "fresh.duckdb", tmp_path / "old.duckdb"
+    Store(fresh).close()
+    Store(old, migrate_to=start).close()
+    assert schema(old) != schema(fresh)  # the old one really is older
+    Store(old).close()
+    got, want = schema(old), schema(fresh)
+    assert sorted(got["tables"]) == sorted(want["tables"])
+    for table, columns in want["tables"].items():
+        assert got["tables"][table] == columns, table
+    assert got["others"] == want["others"]
+
+
 def test_reopening_an_up_to_date_store_makes_no_backup(db):
     Store(db).close()
     with Store(db) as store:
