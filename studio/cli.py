@@ -13,6 +13,7 @@ import sys
 
 from studio import cli_curate, cli_export, cli_generate, cli_noise, cli_score, cli_train
 from studio.display import shorten
+from studio.vocabulary import SOURCES, STATUSES
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process,
 4 the teacher refused or could not be reached, or a job did nothing, 5 the Hugging Face Hub
@@ -69,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("stats", "counts by status, source and task", task=True)
 
     sp = cmd("list", "list examples, ordered by id", task=True)
-    sp.add_argument("--status", choices=["pending", "approved", "rejected"])
-    sp.add_argument("--source", choices=["imported", "teacher", "corrupted"])
+    sp.add_argument("--status", choices=STATUSES)
+    sp.add_argument("--source", choices=SOURCES)
     sp.add_argument("--text", help="only rows whose input or output contains this text")
     sp.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
     sp.add_argument("--offset", type=int, default=0)
@@ -85,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("bulk", "approve, reject, reset or delete every example matching the filters, as "
              "one undoable batch", task=True)
     sp.add_argument("action", choices=["approve", "reject", "reset", "delete"])
-    sp.add_argument("--status", choices=["pending", "approved", "rejected"])
-    sp.add_argument("--source", choices=["imported", "teacher", "corrupted"])
+    sp.add_argument("--status", choices=STATUSES)
+    sp.add_argument("--source", choices=SOURCES)
     sp.add_argument("--text")
     sp.add_argument("--yes", action="store_true", help="do it (without it: print the count only)")
 

@@ -6,6 +6,7 @@ import sys
 from contextlib import contextmanager
 
 from studio.display import shorten
+from studio.vocabulary import DUPLICATE_THRESHOLD
 
 
 def add_parsers(cmd) -> None:
@@ -16,8 +17,9 @@ def add_parsers(cmd) -> None:
 
     sp = cmd("dedupe", "mark exact and near-duplicate rows in every task (each on its own) unless "
              "--task; statuses never change, export and training skip duplicates", task=True)
-    sp.add_argument("--threshold", type=float, default=0.95,
-                    help="cosine at or above which two inputs are duplicates (default 0.95)")
+    sp.add_argument("--threshold", type=float, default=DUPLICATE_THRESHOLD,
+                    help="cosine at or above which two inputs are duplicates "
+                         f"(default {DUPLICATE_THRESHOLD})")
     sp.add_argument("--max-variants", type=int, metavar="K",
                     help="keep at most K generated or corrupted variants per parent")
     sp.add_argument("--dry-run", action="store_true", help="count and list, write nothing")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-STATUSES = ["pending", "approved", "rejected"]
+from studio.vocabulary import STATUSES
+
 TEXT_FILES = ("JSONL with a 'text' (or 'input') field and, optionally, 'clean' (or 'output'), "
               "or plain text with one example per line")
 

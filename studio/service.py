@@ -14,9 +14,10 @@ from studio.export.service import ExportMixin
 from studio.generation_service import GenerationMixin
 from studio.importing import content_hash, plan_import
 from studio.settings import Settings
-from studio.store import STATUSES, Store
+from studio.store import Store
 from studio.tasks import BUILTIN_TASKS, Task
 from studio.training.service import TrainingMixin
+from studio.vocabulary import STATUSES
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = {  # file -> (task, its inputs' style)

@@ -158,3 +158,23 @@ def test_tests_share_helpers_through_helper_modules_only():
             found += [f"{path.name}:{node.lineno}: {n}" for n in names
                       if n == "conftest" or n.startswith("test_")]
     assert not found, "\n".join(found)
+
+
+def test_the_shared_words_are_spelled_once():
+    """The statuses, sources and run states are listed in studio/vocabulary.py and nowhere
+    else in the library (a list of them elsewhere drifts the day one is added)."""
+    from studio import vocabulary
+
+    words = {frozenset(v) for v in (vocabulary.STATUSES, vocabulary.SOURCES,
+                                   vocabulary.JOB_STATUSES, vocabulary.RUN_STATUSES,
+                                   vocabulary.LIVE_RUN_STATUSES)}
+    found = []
+    for name in MODULES:
+        if name == "studio.vocabulary":
+            continue
+        for node in ast.walk(tree(name)):
+            if isinstance(node, (ast.List, ast.Tuple, ast.Set)) and len(node.elts) > 1 and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts) \
+                    and frozenset(e.value for e in node.elts) in words:
+                found.append(f"{MODULES[name].relative_to(ROOT)}:{node.lineno}")
+    assert not found, "spelled again: " + ", ".join(found)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 
 from studio.errors import BadInput, Conflict, NotFound
+from studio.vocabulary import DUPLICATE_THRESHOLD
 
-DEFAULT_THRESHOLD = 0.95
+DEFAULT_THRESHOLD = DUPLICATE_THRESHOLD  # the name the library has always offered
 
 
 class CurationMixin:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from studio.store.base import dumps, iso, utcnow
+from studio.vocabulary import SOURCES, STATUSES
 
-STATUSES = ("pending", "approved", "rejected")
-SOURCES = ("imported", "teacher", "corrupted")
 COLUMNS = (
     "id", "task", "input", "output", "source", "parent_id", "status", "duplicate_of",
     "similarity", "cluster_id", "split", "content_hash", "created_at", "updated_at", "meta",

@@ -6,7 +6,6 @@ import json
 
 from studio.store.base import dumps, iso, utcnow
 
-JOB_STATUSES = ("running", "completed", "failed", "cancelled", "budget_stopped", "interrupted")
 JOB_FIELDS = {"status", "done", "failed", "requests", "cached", "tokens_in", "tokens_out",
               "cost_usd", "active_seconds", "error", "pid", "finished_at", "params", "requested"}
 COUNTERS = ("done", "failed", "requests", "cached", "tokens_in", "tokens_out", "cost_usd",

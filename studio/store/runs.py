@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from studio.store.base import dumps, iso, utcnow
+from studio.vocabulary import LIVE_RUN_STATUSES
 
-RUN_STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 RUN_FIELDS = {"status", "pid", "cancel_requested", "step", "max_steps", "progress", "eta_s",
               "tokens_per_s", "train_loss", "eval_loss", "adapter_path", "merged_path", "eval",
               "curve", "error", "metrics_offset", "finished_at", "export_id"}
@@ -40,7 +40,7 @@ class RunsMixin:
 
     def live_runs(self) -> list[dict]:
         return [_decode(r) for r in self._all(
-            "SELECT * FROM runs WHERE status IN ('queued', 'running') ORDER BY id")]
+            "SELECT * FROM runs WHERE status IN (?, ?) ORDER BY id", list(LIVE_RUN_STATUSES))]
 
     def update_run(self, run_id: int, fields: dict) -> None:
         bad = set(fields) - RUN_FIELDS

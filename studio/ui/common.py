@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 
 from studio.errors import StudioError
+from studio.vocabulary import SOURCES, STATUSES
 
 ANY = "any"
-STATUS_CHOICES = [ANY, "pending", "approved", "rejected"]
-SOURCE_CHOICES = [ANY, "imported", "teacher", "corrupted"]
+STATUS_CHOICES = [ANY, *STATUSES]
+SOURCE_CHOICES = [ANY, *SOURCES]
 SCORE_COLUMNS = ["score", "value", "what it means / what was found"]
 
 

@@ -7,6 +7,7 @@ import html
 from studio.display import shorten
 from studio.ui.charts import PALETTE, bar_chart
 from studio.ui.common import header_markdown, progress_reporter, reviewer, ui_errors
+from studio.vocabulary import DUPLICATE_THRESHOLD
 
 CLUSTER_COLUMNS = ["cluster", "rows", "kinds", "lowest cosine", "canonical row", "status"]
 NEAREST_COLORS = {"below": PALETTE[0], "at or above": PALETTE[1]}
@@ -54,8 +55,8 @@ def _build_dedupe(gr, settings, studio, task_box, header, model):
                 "training. Statuses never change, and variants of one parent are not duplicates "
                 "of each other.")
     with gr.Row():
-        threshold = gr.Slider(0.80, 1.0, value=0.95, step=0.005, label="Duplicate at cosine ≥",
-                              scale=3, elem_id="dup-threshold")
+        threshold = gr.Slider(0.80, 1.0, value=DUPLICATE_THRESHOLD, step=0.005,
+                              label="Duplicate at cosine ≥", scale=3, elem_id="dup-threshold")
         cap = gr.Number(value=0, minimum=0, precision=0, scale=1, elem_id="dup-cap",
                         label="Variants kept per parent (0: no cap)")
         dry_btn = gr.Button("Count (dry run)", scale=1, elem_id="btn-dedupe-dry")

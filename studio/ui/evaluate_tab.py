@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from studio.ui.charts import line_chart
 from studio.ui.common import ui_errors
+from studio.vocabulary import LIVE_RUN_STATUSES
 
 ROW_COLUMNS = ["id", "input", "reference", "base", "tuned", "base score", "tuned score"]
 SUMMARY_COLUMNS = ["", "base", "tuned", "difference"]
@@ -95,7 +96,7 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
 
     def curve_view(run_id, task):
         run = studio.run(int(run_id))
-        live = run["status"] in ("queued", "running")
+        live = run["status"] in LIVE_RUN_STATUSES
         parts = [m["part"] for m in studio.run_metrics(run["id"]) if m["part"]]
         part = f"training on {int(parts[-1][1:])}% of the train split, " if live and parts \
             else ""

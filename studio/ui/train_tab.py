@@ -10,10 +10,11 @@ from pathlib import Path
 from studio.errors import BadInput
 from studio.ui.charts import line_chart
 from studio.ui.common import ui_errors
+from studio.vocabulary import LIVE_RUN_STATUSES
 
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
                "base", "tuned", "delta", "epochs", "lr", "LoRA r", "batch x accum"]
-LIVE = ("queued", "running")
+LIVE = LIVE_RUN_STATUSES
 
 
 def _num(x, digits=4):
