@@ -141,6 +141,20 @@ class StoreBase:
             return 0
         return self._one("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
 
+    def describe_schema(self) -> list[dict]:
+        """Every table of the store with its columns in order ({"table", "columns": [{"name",
+        "type", "nullable", "default"}]}), for docs/schema.md (docs/reference.py)."""
+        rows = self._all(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position")
+        tables: dict[str, list[dict]] = {}
+        for r in rows:
+            tables.setdefault(r["table_name"], []).append({
+                "name": r["column_name"], "type": r["data_type"],
+                "nullable": r["is_nullable"] == "YES", "default": r["column_default"]})
+        return [{"table": t, "columns": c} for t, c in tables.items()]
+
     def _migrate(self, existed: bool, target: int) -> None:
         current = self.schema_version()
         if current > len(MIGRATIONS):
