@@ -37,9 +37,11 @@ test: setup
 	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q
 
-# ruff over the library (rules in pyproject.toml); .ci/run runs it before the tests.
+# ruff over the library and mypy over the store (both set up in pyproject.toml); .ci/run runs
+# it before the tests.
 lint: setup
 	$(BIN)/python -m ruff check studio generators trainer
+	$(BIN)/python -m mypy
 
 # The quick loop while working: no slow tests, no browser, no llama.cpp build.
 test-fast: setup

@@ -54,7 +54,8 @@ def imported(name: str) -> set[str]:
 def test_the_checks_see_the_whole_project():
     assert {"studio.store.base", "studio.ui.app", "studio.cli", "generators.noise.corrupt",
             "trainer.callback"} <= set(MODULES)
-    assert "studio.store.examples" in imported("studio.store")
+    assert "studio.store.jobs" in imported("studio.store")
+    assert "studio.store.examples" in imported("studio.store.jobs")
 
 
 def test_no_sql_outside_the_store():

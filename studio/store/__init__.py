@@ -5,21 +5,18 @@ a backup), and serialises every statement through one lock. A second process tha
 held gets `StoreLocked` (exit code 3 in the CLI).
 """
 
-from studio.store.base import StoreBase, iso, utcnow
-from studio.store.examples import ExamplesMixin
+from studio.store.base import iso, utcnow
 from studio.store.exports import ExportsMixin
 from studio.store.jobs import JobsMixin
 from studio.store.migrations import MIGRATIONS
 from studio.store.noise import NoiseMixin
-from studio.store.reviews import ReviewsMixin
 from studio.store.runs import RunsMixin
-from studio.store.scores import AUTO_PREFIX, ScoresMixin
+from studio.store.scores import AUTO_PREFIX
 from studio.store.vectors import VectorsMixin
 from studio.vocabulary import JOB_STATUSES, RUN_STATUSES, SOURCES, STATUSES
 
 
-class Store(ExamplesMixin, ReviewsMixin, JobsMixin, NoiseMixin, VectorsMixin, ScoresMixin,
-            ExportsMixin, RunsMixin, StoreBase):
+class Store(JobsMixin, NoiseMixin, VectorsMixin, ExportsMixin, RunsMixin):
     """One project's store. Use as a context manager or call close()."""
 
 

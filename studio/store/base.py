@@ -9,9 +9,13 @@ import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.errors import StoreLocked, StudioError
 from studio.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import duckdb
 
 _PID_RE = re.compile(r"PID (\d+)")
 
@@ -43,7 +47,7 @@ class StoreBase:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con: duckdb.DuckDBPyConnection | None = duckdb.connect(str(self.path))
         except duckdb.IOException as e:
             msg = str(e)
             if "lock" in msg.lower():
@@ -57,6 +61,12 @@ class StoreBase:
         self._migrate(existed, len(MIGRATIONS) if migrate_to is None else migrate_to)
 
     # -- connection ------------------------------------------------------------------------
+
+    @property
+    def _db(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StudioError(f"{self.path} was closed")
+        return self._con
 
     def close(self) -> None:
         with self._lock:
@@ -75,11 +85,11 @@ class StoreBase:
         shared by threads, and a result read after the lock is released could be another
         thread's."""
         with self._lock:
-            return _Rows(self._con.execute(sql, params or []).fetchall())
+            return _Rows(self._db.execute(sql, params or []).fetchall())
 
     def _all(self, sql: str, params=None) -> list[dict]:
         with self._lock:
-            cur = self._con.execute(sql, params or [])
+            cur = self._db.execute(sql, params or [])
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row)) for row in cur.fetchall()]
 
@@ -87,18 +97,18 @@ class StoreBase:
         """The first row or None. Fetches everything: DuckDB refuses the connection's next
         statement while a result is only partly read."""
         with self._lock:
-            rows = self._con.execute(sql, params or []).fetchall()
+            rows = self._db.execute(sql, params or []).fetchall()
             return rows[0] if rows else None
 
     def _scan(self, name: str, table, sql: str, params=None) -> list[tuple]:
         """Run `sql` with an Arrow table visible under `name` (bulk reads and writes without a
         statement per row); returns the rows it yields."""
         with self._lock:
-            self._con.register(name, table)
+            self._db.register(name, table)
             try:
-                return self._con.execute(sql, params or []).fetchall()
+                return self._db.execute(sql, params or []).fetchall()
             finally:
-                self._con.unregister(name)
+                self._db.unregister(name)
 
     def _update_row(self, table: str, row_id: int, fields: dict, allowed: set[str],
                     json_field: str) -> None:
@@ -118,18 +128,18 @@ class StoreBase:
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self._con.execute("BEGIN TRANSACTION")
+                self._db.execute("BEGIN TRANSACTION")
             self._depth += 1
             try:
                 yield self
             except BaseException:
                 self._depth -= 1
                 if outer:
-                    self._con.execute("ROLLBACK")
+                    self._db.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if outer:
-                self._con.execute("COMMIT")
+                self._db.execute("COMMIT")
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -173,7 +183,7 @@ class StoreBase:
         for version in range(current + 1, target + 1):
             fn = MIGRATIONS[version - 1]
             with self.transaction():
-                fn(self._con)
+                fn(self._db)
                 self._run(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     [version, fn.__name__, utcnow()],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from studio.store.base import dumps, iso, utcnow
+from studio.store.filters import where_clause as _where
+from studio.store.scores import ScoresMixin
 from studio.vocabulary import SOURCES, STATUSES
 
 COLUMNS = (
@@ -17,24 +19,7 @@ EDITABLE = {"input", "output", "status", "content_hash", "meta", "duplicate_of",
             "cluster_id", "split", "parent_id", "duplicate_kind", "import_keys", "input_style"}
 
 
-def _where(task=None, status=None, source=None, text=None, input_only=None, ids=None):
-    clauses, params = [], []
-    for col, value in (("task", task), ("status", status), ("source", source)):
-        if value:
-            clauses.append(f"{col} = ?")
-            params.append(value)
-    if text:
-        clauses.append("(contains(lower(input), ?) OR contains(lower(coalesce(output, '')), ?))")
-        params += [text.lower(), text.lower()]
-    if input_only is not None:
-        clauses.append("output IS NULL" if input_only else "output IS NOT NULL")
-    if ids is not None:
-        clauses.append("list_contains(?, id)")
-        params.append(list(ids))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-class ExamplesMixin:
+class ExamplesMixin(ScoresMixin):
     def existing_hashes(self, hashes: list[str]) -> set[str]:
         if not hashes:
             return set()
@@ -82,7 +67,7 @@ class ExamplesMixin:
         with self.transaction():
             ids = sorted(
                 r[0]
-                for r in self._con.execute(
+                for r in self._db.execute(
                     "SELECT nextval('examples_id_seq') FROM range(?)", [len(rows)]
                 ).fetchall()
             )

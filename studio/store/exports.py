@@ -6,14 +6,14 @@ import json
 
 import numpy as np
 
-from studio.store.base import dumps, iso, utcnow
+from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.store.vectors import EXACT_KEY
 
 # A row leaves only when people approved it, it has an output and it is nobody's duplicate.
 LEAVES = "status = 'approved' AND output IS NOT NULL AND duplicate_of IS NULL"
 
 
-class ExportsMixin:
+class ExportsMixin(StoreBase):
     def export_rows(self, task: str) -> list[dict]:
         """The task's rows that may leave, by id, with what the split and the card need."""
         rows = self._all(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from studio.store.base import dumps, iso, utcnow
+from studio.store.examples import ExamplesMixin
 
 JOB_FIELDS = {"status", "done", "failed", "requests", "cached", "tokens_in", "tokens_out",
               "cost_usd", "active_seconds", "error", "pid", "finished_at", "params", "requested"}
@@ -12,7 +13,7 @@ COUNTERS = ("done", "failed", "requests", "cached", "tokens_in", "tokens_out", "
             "active_seconds")
 
 
-class JobsMixin:
+class JobsMixin(ExamplesMixin):
     # -- jobs ------------------------------------------------------------------------------
 
     def create_job(self, *, kind: str, task: str, mode: str, model: str, base_urls: list[str],

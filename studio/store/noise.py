@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from studio.store.base import dumps, iso, utcnow
+from studio.store.base import StoreBase, dumps, iso, utcnow
 
 
-class NoiseMixin:
+class NoiseMixin(StoreBase):
     def save_noise_profile(self, name: str, profile: dict) -> None:
         now = utcnow()
         self._run(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from studio.store.base import dumps, iso, utcnow
+from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.tasks import Task
 
 UNDOABLE = ("approve", "reject", "edit", "delete", "add")
 
 
-class ReviewsMixin:
+class ReviewsMixin(StoreBase):
     def new_batch_id(self) -> int:
         return self._one("SELECT nextval('batch_id_seq')")[0]
 
@@ -28,7 +28,7 @@ class ReviewsMixin:
 
     def append_reviews(self, example_ids: list[int], reviewer: str, action: str, befores: list,
                        afters: list, *, batch_id: int | None = None,
-                       undoes: list[int] | None = None) -> None:
+                       undoes: list[int | None] | None = None) -> None:
         """One audited action on many rows in one statement (a bulk delete, a corrupt batch)."""
         if not example_ids:
             return
@@ -87,7 +87,7 @@ class ReviewsMixin:
                           "rid": pa.array([a["id"] for a in actions], pa.int64()),
                           "bid": pa.array([a.get("batch_id") for a in actions], pa.int64())})
         with self._lock:
-            self._con.register("_undo_actions", table)
+            self._db.register("_undo_actions", table)
             try:
                 rows = self._all(
                     "SELECT r.*, x.rid AS after_action FROM reviews r JOIN _undo_actions x "
@@ -97,7 +97,7 @@ class ReviewsMixin:
                     "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.undoes = r.id) "
                     "ORDER BY r.id LIMIT 1", [list(UNDOABLE)])
             finally:
-                self._con.unregister("_undo_actions")
+                self._db.unregister("_undo_actions")
         return _decode_review(rows[0]) if rows else None
 
     def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from studio.store.base import dumps, iso, utcnow
+from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.vocabulary import LIVE_RUN_STATUSES
 
 RUN_FIELDS = {"status", "pid", "cancel_requested", "step", "max_steps", "progress", "eta_s",
@@ -13,7 +13,7 @@ RUN_FIELDS = {"status", "pid", "cancel_requested", "step", "max_steps", "progres
 JSON_FIELDS = ("config", "eval", "curve")
 
 
-class RunsMixin:
+class RunsMixin(StoreBase):
     def create_run(self, *, task: str, kind: str, model: str, run_dir: str, config: dict,
                    export_id: int | None) -> int:
         now = utcnow()
@@ -56,7 +56,7 @@ class RunsMixin:
         if not rows:
             return
         with self._lock:
-            self._con.executemany(
+            self._db.executemany(
                 "INSERT INTO run_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[run_id, r.get("part") or "", r["step"], r.get("epoch"), r.get("loss"),
                   r.get("eval_loss"), r.get("learning_rate"), r.get("tokens_per_s"), r["at"]]

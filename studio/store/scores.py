@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from studio.store.base import dumps, utcnow
-from studio.store.examples import _where
+from studio.store.filters import where_clause as _where
+from studio.store.reviews import ReviewsMixin
 
 AUTO_PREFIX = "auto:"  # the reviewer of auto-review batches: "auto:<who asked>"
 # Each row's id and the distance of its quality to the nearer threshold (two parameters);
@@ -15,7 +16,7 @@ KEYED = ("SELECT x.id, coalesce(least(abs(q.value - ?), abs(q.value - ?)), 9.0) 
          "FROM examples x LEFT JOIN scores q ON q.example_id = x.id AND q.name = 'quality'")
 
 
-class ScoresMixin:
+class ScoresMixin(ReviewsMixin):
     def score_inputs(self, task: str) -> dict[str, list]:
         """Every row of the task: id, input, output, whether it is a duplicate."""
         rows = self._run("SELECT id, input, output, duplicate_of IS NOT NULL FROM examples "
@@ -40,8 +41,8 @@ class ScoresMixin:
                           "list_contains(?, example_id)", [list(names), list(ids)])
             if not rows:
                 return
-            ids, keys, values, details = zip(*rows)
-            table = pa.table({"example_id": pa.array(ids, pa.int64()),
+            example_ids, keys, values, details = zip(*rows)
+            table = pa.table({"example_id": pa.array(example_ids, pa.int64()),
                               "name": pa.array(keys, pa.string()),
                               "value": pa.array(values, pa.float64()),
                               "detail": pa.array(details, pa.string())})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.store.base import iso, utcnow
+from studio.store.base import StoreBase, iso, utcnow
 
 # The normalised text that exact duplicates share: case, punctuation and spacing do not count.
 EXACT_KEY = ("md5(trim(regexp_replace(regexp_replace(lower(nfc_normalize(input)), '\\pP', '', "
@@ -12,7 +12,7 @@ EXACT_KEY = ("md5(trim(regexp_replace(regexp_replace(lower(nfc_normalize(input))
 READ_BLOCK = 65_536
 
 
-class VectorsMixin:
+class VectorsMixin(StoreBase):
     # -- the vector cache ------------------------------------------------------------------
 
     def embedding_dim(self, model: str) -> int | None:
@@ -88,7 +88,7 @@ class VectorsMixin:
                           params)[0]
             out_ids = np.empty(n, np.int64)
             out = np.empty((n, dim), np.float32)
-            reader = self._con.sql(
+            reader = self._db.sql(
                 f"SELECT x.id, e.vector FROM examples x {join.replace('?', '$1')} "
                 f"WHERE x.task = $2{clause.replace('?', '$3')} ORDER BY x.id",
                 params=params).to_arrow_reader(READ_BLOCK)
@@ -105,7 +105,7 @@ class VectorsMixin:
     def dedupe_rows(self, task: str) -> dict[str, np.ndarray]:
         """Everything dedupe ranks rows by, one array per column, ordered by id."""
         with self._lock:
-            table = self._con.sql(
+            table = self._db.sql(
                 f"SELECT x.id, coalesce(x.parent_id, -1) AS parent_id, x.status, "
                 f"x.output IS NOT NULL AS has_output, epoch_us(x.created_at) AS created, "
                 f"x.source = 'imported' AS real, "
