@@ -79,7 +79,7 @@ class Writer(threading.Thread):
     def __init__(self, studio, job: dict, progress: Progress, on_progress=None):
         super().__init__(daemon=True, name=f"job-{job['id']}-writer")
         self.studio, self.job, self.progress, self.on_progress = studio, job, progress, on_progress
-        self.task = studio.task(job["task"])
+        self.task = studio.reviews.task(job["task"])
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.error: Exception | None = None
         self.cancel_requested = threading.Event()
@@ -347,7 +347,8 @@ async def _main(studio, job, teacher_config, writer, items, budget, recipe, stop
 
     store = studio.store
     async with Teacher(teacher_config, formats=job["params"].get("formats")) as teacher:
-        engine = Engine(teacher, recipe, studio.task(job["task"]), sink=writer, budget=budget,
+        task = studio.reviews.task(job["task"])
+        engine = Engine(teacher, recipe, task, sink=writer, budget=budget,
                         cache=store.job_answers(job["id"]), known=store.cached_hashes(),
                         lookup=_lookup(store), recipe_label=job["params"]["recipe_label"],
                         refresh=refresh)

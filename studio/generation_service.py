@@ -8,13 +8,19 @@ import threading
 from pathlib import Path
 
 from studio.errors import BadInput, Conflict, NotFound
+from studio.reviews.service import Reviews
+from studio.settings import Settings
+from studio.store import Store
 
 
-class GenerationMixin:
-    """Mixed into Studio (store, settings, task(), _stops and _claimed)."""
+class Generation:
+    """Generation jobs: built on the store, the settings and the task lookup of Reviews; it
+    keeps the jobs running in this process."""
 
-    _stops: dict[int, threading.Event]
-    _claimed: set[int]
+    def __init__(self, store: Store, settings: Settings, reviews: Reviews):
+        self.store, self.settings, self.reviews = store, settings, reviews
+        self._stops: dict[int, threading.Event] = {}  # jobs running in this process
+        self._claimed: set[int] = set()  # ... or about to
 
     def teacher_config(self, job: dict | None = None, **given):
         """A TeacherConfig from what is given, then the job (on resume), then the environment.
@@ -33,7 +39,7 @@ class GenerationMixin:
         if not given.get("structured"):
             given["structured"] = self.settings.teacher_structured
         if given.get("price_in") is None and given.get("price_out") is None:
-            model = given.get("model") or self.settings.teacher_model
+            model = given.get("model") or self.settings.teacher_model or ""
             given.update(self._prices().get(model, {}))
         try:
             return TeacherConfig.from_env(**given)
@@ -63,7 +69,7 @@ class GenerationMixin:
         from generators.recipes import RecipeError, builtin_recipe, load_recipe
         from studio import generation
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         try:
             rec = load_recipe(recipe, builtin_recipe(t.name)) if recipe else builtin_recipe(t.name)
         except RecipeError as e:
@@ -148,7 +154,7 @@ class GenerationMixin:
                         n: int | None = None, show: int = 5) -> dict:
         """What an outputs job would label, before it starts: how many rows, where they came
         from, and the first few inputs."""
-        t = self.task(task)
+        t = self.reviews.task(task)
         ids = self.store.input_only_ids(t.name, import_file)[: n or None]
         rows = self.store.get_examples(ids[:show])
         return {"task": t.name, "import_file": import_file, "rows": len(ids),
@@ -176,7 +182,7 @@ class GenerationMixin:
         return run_sync(probe())
 
     def job(self, job_id: int) -> dict:
-        self._mark_interrupted()
+        self.settle_interrupted()
         job = self.store.get_job(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
@@ -191,7 +197,7 @@ class GenerationMixin:
         return self.store.job_examples(job_id, limit)
 
     def jobs(self, limit: int = 100) -> list[dict]:
-        self._mark_interrupted()
+        self.settle_interrupted()
         return self.store.list_jobs(limit)
 
     def job_failures(self, job_id: int, limit: int = 50) -> list[dict]:
@@ -209,7 +215,7 @@ class GenerationMixin:
         self.store.update_job(job_id, {"status": "cancelled"})
         return self.job(job_id)
 
-    def _mark_interrupted(self) -> None:
+    def settle_interrupted(self) -> None:
         """A job marked running that no thread of this process runs was killed: since DuckDB
         lets one process hold the file, its process is gone. A job of this process is running
         here from its claim until its end is stored, and the mark only changes a job that is

@@ -3,21 +3,24 @@ no argument parsing or widgets (those are the faces')."""
 
 from __future__ import annotations
 
+import builtins
 import threading
 from dataclasses import replace
 from pathlib import Path
 
-from studio.curation.scoring_service import ScoringMixin
-from studio.curation.service import CurationMixin
-from studio.errors import BadInput, Conflict, NotFound
-from studio.export.service import ExportMixin
-from studio.generation_service import GenerationMixin
-from studio.importing import content_hash, plan_import
+from studio.curation.scoring import DEFAULT_THRESHOLDS
+from studio.curation.scoring_service import Scoring
+from studio.curation.service import Curation
+from studio.errors import BadInput
+from studio.export.service import ExportPlan, Exports
+from studio.generation_service import Generation
+from studio.importing import plan_import
+from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
 from studio.tasks import BUILTIN_TASKS, Task
-from studio.training.service import TrainingMixin
-from studio.vocabulary import STATUSES
+from studio.training.service import Training
+from studio.vocabulary import DUPLICATE_THRESHOLD, STATUSES
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = {  # file -> (task, its inputs' style)
@@ -28,34 +31,44 @@ SAMPLE_FILES = {  # file -> (task, its inputs' style)
     "sentiment.jsonl": ("sentiment", "clean"),
     "products.jsonl": ("product-description", "clean"),
 }
-ACTIONS = {"approve": "approved", "reject": "rejected", "reset": "pending"}
-ORDERS = ("id", "uncertainty")
 
-
-def _order(order: str) -> str:
-    if order not in ORDERS:
-        raise BadInput(f"unknown order {order!r}; use {' or '.join(ORDERS)}")
-    return order
-
-
-class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, TrainingMixin):
+class Studio:
     """One project: a store file plus the operations on it.
 
         with Studio.open("studio.duckdb") as s:
             s.import_file("tweets.jsonl", task="tweet-summary")
             s.review(1, "approve")
+
+    The facade over small services, each built here with what it needs and nothing more:
+    Reviews(store) -> Curation(reviews) -> Scoring(reviews, curation) -> Exports(reviews,
+    curation, scoring) -> Training(reviews, exports), and Generation(reviews). Every method
+    below the imports and the corrupter is one call to one of them.
     """
 
     def __init__(self, store: Store, settings: Settings):
-        self.store, self.settings = store, settings
-        self._stops: dict[int, threading.Event] = {}  # jobs running in this Studio
-        self._claimed: set[int] = set()  # ... or about to
-        self._encoders: dict = {}  # embedding models loaded by this Studio, by name
-        self._encoders_lock = threading.Lock()
+        self.store, self._settings = store, settings
         for task in BUILTIN_TASKS:
             if store.get_task(task.name) is None:
                 store.save_task(task, builtin=True)
-        self._mark_interrupted()
+        self.reviews = Reviews(store, settings)
+        self.curation = Curation(store, settings, self.reviews)
+        self.scoring = Scoring(store, settings, self.reviews, self.curation)
+        self.exporting = Exports(store, settings, self.reviews, self.curation, self.scoring)
+        self.training = Training(store, settings, self.reviews, self.exporting)
+        self.generation = Generation(store, settings, self.reviews)
+        self.generation.settle_interrupted()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        """New settings reach every service (a test points the Hub elsewhere this way)."""
+        self._settings = value
+        for service in (self.reviews, self.curation, self.scoring, self.exporting,
+                        self.training, self.generation):
+            service.settings = value
 
     @classmethod
     def open(cls, path: str | Path | None = None, settings: Settings | None = None) -> Studio:
@@ -78,34 +91,368 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
     def __exit__(self, *exc):
         self.close()
 
-    # -- tasks -----------------------------------------------------------------------------
+    def _order_thresholds(self, order: str, filters: dict) -> tuple[float, float]:
+        """The auto-review thresholds the uncertainty order circles (the task's, if one)."""
+        if order == "uncertainty" and filters.get("task"):
+            return self.scoring.thresholds(filters["task"])
+        return DEFAULT_THRESHOLDS
 
+    # -- Reviews -----------------------------------------------------------------------------
     def task(self, name: str | None = None) -> Task:
-        name = name or self.settings.task
-        task = self.store.get_task(name)
-        if task is None:
-            raise NotFound(f"no task {name!r}; known tasks: {', '.join(self.store.task_names())}")
-        return task
+        return self.reviews.task(name)
 
-    def tasks(self) -> list[Task]:
-        return self.store.list_tasks()
+    def tasks(self) -> builtins.list[Task]:
+        return self.reviews.tasks()
 
-    def task_names(self) -> list[str]:
-        return self.store.task_names()
+    def task_names(self) -> builtins.list[str]:
+        return self.reviews.task_names()
 
     def add_task(self, name: str, instruction: str, *, input_meaning: str = "the input text",
-                 output_meaning: str = "the output text", labels: list[str] | None = None) -> Task:
-        if self.store.get_task(name) is not None:
-            raise Conflict(f"task {name!r} exists already")
-        task = Task(name, instruction, input_meaning, output_meaning, tuple(labels or ()))
-        self.store.save_task(task)
-        return task
+                 output_meaning: str = "the output text",
+                 labels: builtins.list[str] | None = None) -> Task:
+        return self.reviews.add_task(
+            name, instruction, input_meaning=input_meaning, output_meaning=output_meaning,
+            labels=labels)
+
+    def stats(self, task: str | None = None) -> dict:
+        return self.reviews.stats(task)
+
+    def list(self, *, status=None, source=None, task=None, text=None, input_only=None,
+             limit: int = 50, offset: int = 0, order_by: str = "id",
+             descending: bool = False) -> dict:
+        return self.reviews.list(
+            status=status, source=source, task=task, text=text, input_only=input_only, limit=limit,
+            offset=offset, order_by=order_by, descending=descending)
+
+    def get(self, example_id: int) -> dict:
+        return self.reviews.get(example_id)
+
+    def neighbor(self, example_id: int | None, step: int = 1, *, order: str = "id",
+                 **filters) -> int | None:
+        """The next (step=1) or previous (step=-1) example matching the filters, wrapping.
+        order: "id", or "uncertainty" (quality nearest the auto-review thresholds first)."""
+        return self.reviews.neighbor(example_id, step, order=order,
+                                     thresholds=self._order_thresholds(order, filters),
+                                     **filters)
+
+    def position(self, example_id: int, *, order: str = "id",
+                 **filters) -> tuple[int, int, bool]:
+        """(position of the example among the matching ones, how many match, whether it
+        matches)."""
+        return self.reviews.position(example_id, order=order,
+                                     thresholds=self._order_thresholds(order, filters),
+                                     **filters)
+
+    def history(self, example_id: int | None = None) -> builtins.list[dict]:
+        return self.reviews.history(example_id)
+
+    def review(self, example_id: int, action: str, *, reviewer: str | None = None) -> dict:
+        """approve | reject | reset (back to pending) one example; audited."""
+        return self.reviews.review(example_id, action, reviewer=reviewer)
+
+    def bulk_review(self, action: str, *, reviewer: str | None = None,
+                    ids: builtins.list[int] | None = None, **filters) -> dict:
+        """See Reviews.bulk_review."""
+        return self.reviews.bulk_review(action, reviewer=reviewer, ids=ids, **filters)
+
+    def edit(self, example_id: int, *, input: str | None = None, output: str | None = None,
+             reviewer: str | None = None) -> dict:
+        """See Reviews.edit."""
+        return self.reviews.edit(example_id, input=input, output=output, reviewer=reviewer)
+
+    def delete(self, ids: builtins.list[int], *, reviewer: str | None = None,
+               as_batch: bool = False) -> dict:
+        """See Reviews.delete."""
+        return self.reviews.delete(ids, reviewer=reviewer, as_batch=as_batch)
+
+    def delete_matching(self, *, dry_run: bool = False, reviewer: str | None = None,
+                        **filters) -> dict:
+        """See Reviews.delete_matching."""
+        return self.reviews.delete_matching(dry_run=dry_run, reviewer=reviewer, **filters)
+
+    def undo(self, *, reviewer: str | None = None) -> dict:
+        """See Reviews.undo."""
+        return self.reviews.undo(reviewer=reviewer)
+
+    def undo_batch(self, batch_id: int, *, reviewer: str | None = None) -> dict:
+        """Revert one batch (a bulk delete, a corrupt batch, a bulk review), whole."""
+        return self.reviews.undo_batch(batch_id, reviewer=reviewer)
+
+    # -- Generation --------------------------------------------------------------------------
+    def teacher_config(self, job: dict | None = None, **given):
+        """See Generation.teacher_config."""
+        return self.generation.teacher_config(job, **given)
+
+    def start_job(self, teacher, *, task: str | None = None, mode: str = "outputs",
+                  n: int | None = None, seed_ids: builtins.list[int] | None = None,
+                  seed: int | None = None,
+                  recipe: str | Path | None = None, budget_tokens: int | None = None,
+                  budget_usd: float | None = None, import_file: str | None = None) -> dict:
+        """Plan a generation job and store it (status running); run it with run_job."""
+        return self.generation.start_job(
+            teacher, task=task, mode=mode, n=n, seed_ids=seed_ids, seed=seed, recipe=recipe,
+            budget_tokens=budget_tokens, budget_usd=budget_usd, import_file=import_file)
+
+    def run_job(self, job_id: int, teacher, *, stop: threading.Event | None = None,
+                on_progress=None, budget_tokens: int | None = None,
+                budget_usd: float | None = None, refresh: bool = False) -> dict:
+        """See Generation.run_job."""
+        return self.generation.run_job(
+            job_id, teacher, stop=stop, on_progress=on_progress, budget_tokens=budget_tokens,
+            budget_usd=budget_usd, refresh=refresh)
+
+    def check_resumable(self, job_id: int) -> dict:
+        return self.generation.check_resumable(job_id)
+
+    def claim_job(self, job_id: int) -> dict:
+        """See Generation.claim_job."""
+        return self.generation.claim_job(job_id)
+
+    def generate(self, teacher, *, stop=None, on_progress=None, refresh: bool = False,
+                 **plan) -> dict:
+        return self.generation.generate(
+            teacher, stop=stop, on_progress=on_progress, refresh=refresh, **plan)
+
+    def outputs_preview(self, task: str | None = None, import_file: str | None = None,
+                        n: int | None = None, show: int = 5) -> dict:
+        """See Generation.outputs_preview."""
+        return self.generation.outputs_preview(task, import_file, n, show)
+
+    def live_job_note(self, job_id: int) -> str | None:
+        """See Generation.live_job_note."""
+        return self.generation.live_job_note(job_id)
+
+    def check_teacher(self, teacher) -> builtins.list[dict]:
+        """See Generation.check_teacher."""
+        return self.generation.check_teacher(teacher)
+
+    def job(self, job_id: int) -> dict:
+        return self.generation.job(job_id)
+
+    def seed_candidates(self, task: str, limit: int = 50) -> builtins.list[dict]:
+        """Rows of the task a generation job may show the teacher as examples."""
+        return self.generation.seed_candidates(task, limit)
+
+    def job_examples(self, job_id: int, limit: int = 10) -> builtins.list[dict]:
+        """The newest rows a job wrote."""
+        return self.generation.job_examples(job_id, limit)
+
+    def jobs(self, limit: int = 100) -> builtins.list[dict]:
+        return self.generation.jobs(limit)
+
+    def job_failures(self, job_id: int, limit: int = 50) -> builtins.list[dict]:
+        return self.generation.job_failures(job_id, limit)
+
+    def cancel_job(self, job_id: int) -> dict:
+        """Stop a running job (it stays resumable), or mark a stopped one cancelled."""
+        return self.generation.cancel_job(job_id)
+
+    # -- Curation ----------------------------------------------------------------------------
+    def embedding_model(self, model: str | None = None) -> str:
+        """See Curation.embedding_model."""
+        return self.curation.embedding_model(model)
+
+    def encoder(self, model: str | None = None):
+        """The loaded model, kept for the life of this Studio (loading takes seconds)."""
+        return self.curation.encoder(model)
+
+    def use_encoder(self, encoder) -> None:
+        """Use an Encoder loaded elsewhere (one model shared by several Studios of a process)."""
+        return self.curation.use_encoder(encoder)
+
+    def embed(self, *, model: str | None = None, task: str | None = None,
+              on_progress=None) -> dict:
+        """See Curation.embed."""
+        return self.curation.embed(model=model, task=task, on_progress=on_progress)
+
+    def dedupe(self, *, task: str | None = None, threshold: float = DUPLICATE_THRESHOLD,
+               max_variants: int | None = None, dry_run: bool = False, model: str | None = None,
+               method: str = "auto", histogram: bool = False, on_progress=None) -> dict:
+        """See Curation.dedupe."""
+        return self.curation.dedupe(
+            task=task, threshold=threshold, max_variants=max_variants, dry_run=dry_run, model=model,
+            method=method, histogram=histogram, on_progress=on_progress)
+
+    def similar(self, example_id: int, *, k: int = 10, model: str | None = None,
+                on_progress=None) -> dict:
+        """See Curation.similar."""
+        return self.curation.similar(example_id, k=k, model=model, on_progress=on_progress)
+
+    def clusters(self, *, task: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+        return self.curation.clusters(task=task, limit=limit, offset=offset)
+
+    def cluster(self, cluster_id: int) -> builtins.list[dict]:
+        return self.curation.cluster(cluster_id)
+
+    def choose_canonical(self, example_id: int, *, reviewer: str | None = None) -> dict:
+        """See Curation.choose_canonical."""
+        return self.curation.choose_canonical(example_id, reviewer=reviewer)
+
+    # -- Scoring -----------------------------------------------------------------------------
+    def score(self, *, task: str | None = None, model: str | None = None, judge: bool = False,
+              teacher=None, rubric: str | None = None, on_progress=None,
+              refresh: bool = False) -> dict:
+        """See Scoring.score."""
+        return self.scoring.score(
+            task=task, model=model, judge=judge, teacher=teacher, rubric=rubric,
+            on_progress=on_progress, refresh=refresh)
+
+    def score_summary(self, task: str | None = None) -> dict:
+        """Counts of scored and flagged rows, means, and each score's histogram."""
+        return self.scoring.score_summary(task)
+
+    def score_histogram(self, task: str, name: str) -> dict | None:
+        """One score's histogram over the task's non-duplicate rows (None if none has it)."""
+        return self.scoring.score_histogram(task, name)
+
+    def explain_scores(self, example_id: int) -> builtins.list[dict]:
+        return self.scoring.explain_scores(example_id)
+
+    def rubric(self, task: str | None = None) -> str:
+        return self.scoring.rubric(task)
+
+    def set_rubric(self, task: str, text: str | None) -> str:
+        """Keep the task's rubric (None or blank: back to the built-in one)."""
+        return self.scoring.set_rubric(task, text)
+
+    def judge(self, teacher, *, task: str | None = None, rubric: str | None = None,
+              ids: builtins.list[int] | None = None, on_progress=None,
+              refresh: bool = False) -> dict:
+        """See Scoring.judge."""
+        return self.scoring.judge(
+            teacher, task=task, rubric=rubric, ids=ids, on_progress=on_progress, refresh=refresh)
+
+    def agreement(self, *, task: str | None = None, cut: int = 4) -> dict:
+        """See Scoring.agreement."""
+        return self.scoring.agreement(task=task, cut=cut)
+
+    def thresholds(self, task: str | None = None) -> tuple[float, float]:
+        return self.scoring.thresholds(task)
+
+    def set_thresholds(self, task: str, reject_below: float, approve_above: float) -> None:
+        return self.scoring.set_thresholds(task, reject_below, approve_above)
+
+    def auto(self, *, task: str | None = None, approve_above: float | None = None,
+             reject_below: float | None = None, dry_run: bool = False,
+             reviewer: str | None = None) -> dict:
+        """See Scoring.auto."""
+        return self.scoring.auto(
+            task=task, approve_above=approve_above, reject_below=reject_below, dry_run=dry_run,
+            reviewer=reviewer)
+
+    def undo_auto(self, *, task: str | None = None, reviewer: str | None = None) -> dict:
+        """Revert the task's newest auto-review batch, whole."""
+        return self.scoring.undo_auto(task=task, reviewer=reviewer)
+
+    def map_points(self, *, task: str | None = None, limit: int = 2000,
+                   model: str | None = None) -> dict:
+        """See Scoring.map_points."""
+        return self.scoring.map_points(task=task, limit=limit, model=model)
+
+    # -- Exports -----------------------------------------------------------------------------
+    def export_plan(self, *, task: str | None = None, splits="0.8,0.1,0.1", seed: int = 0,
+                    schema: str = "messages", fmt: str = "hf", pii: str = "mask",
+                    license: str = "apache-2.0", language: str = "en", test_from: str = "real",
+                    stratify: bool | None = None, link_similar: bool = True,
+                    on_progress=None) -> ExportPlan:
+        """See Exports.export_plan."""
+        return self.exporting.export_plan(
+            task=task, splits=splits, seed=seed, schema=schema, fmt=fmt, pii=pii, license=license,
+            language=language, test_from=test_from, stratify=stratify, link_similar=link_similar,
+            on_progress=on_progress)
+
+    def export(self, out_dir: str | Path, *, expect: str | None = None, dry_run: bool = False,
+               **options) -> dict:
+        """Write the plan to `out_dir` (unless a dry run) and record it with its manifest."""
+        return self.exporting.export(out_dir, expect=expect, dry_run=dry_run, **options)
+
+    def exports(self, task: str | None = None, limit: int = 50) -> builtins.list[dict]:
+        return self.exporting.exports(task, limit)
+
+    def push(self, repo_id: str, *, folder: str | Path | None = None, token: str | None = None,
+             private: bool = True, dry_run: bool = False) -> dict:
+        """See Exports.push."""
+        return self.exporting.push(
+            repo_id, folder=folder, token=token, private=private, dry_run=dry_run)
+
+    # -- Training ----------------------------------------------------------------------------
+    def runs_dir(self) -> Path:
+        return self.training.runs_dir()
+
+    def train(self, *, model: str | None = None, task: str | None = None,
+              epochs: float | None = None, lora_r: int | None = None,
+              max_steps: int | None = None, settings: dict | None = None, detach: bool = False,
+              on_progress=None, kind: str = "train") -> dict:
+        """See Training.train."""
+        return self.training.train(
+            model=model, task=task, epochs=epochs, lora_r=lora_r, max_steps=max_steps,
+            settings=settings, detach=detach, on_progress=on_progress, kind=kind)
+
+    def learning_curve(self, **kw) -> dict:
+        """A run that trains on 25%, 50% and 100% of the train split and scores each."""
+        return self.training.learning_curve(**kw)
+
+    def resume_run(self, run_id: int, *, max_steps: int | None = None,
+                   epochs: float | None = None, detach: bool = False, on_progress=None) -> dict:
+        """See Training.resume_run."""
+        return self.training.resume_run(
+            run_id, max_steps=max_steps, epochs=epochs, detach=detach, on_progress=on_progress)
+
+    def refresh_runs(self) -> None:
+        """Fold what live runs wrote since the last look; settle runs whose process is gone."""
+        return self.training.refresh_runs()
+
+    def run(self, run_id: int) -> dict:
+        return self.training.run(run_id)
+
+    def runs(self, task: str | None = None) -> builtins.list[dict]:
+        return self.training.runs(task)
+
+    def run_metrics(self, run_id: int) -> builtins.list[dict]:
+        return self.training.run_metrics(run_id)
+
+    def wait_run(self, run_id: int, *, on_progress=None, poll: float = 0.5,
+                 timeout: float | None = None) -> dict:
+        return self.training.wait_run(run_id, on_progress=on_progress, poll=poll, timeout=timeout)
+
+    def cancel_run(self, run_id: int, *, wait: bool = True, timeout: float = 120) -> dict:
+        """See Training.cancel_run."""
+        return self.training.cancel_run(run_id, wait=wait, timeout=timeout)
+
+    def evaluate_run(self, run_id: int, *, again: bool = False) -> dict:
+        """See Training.evaluate_run."""
+        return self.training.evaluate_run(run_id, again=again)
+
+    def push_model(self, run_id: int, repo_id: str, *, merged: bool = False,
+                   token: str | None = None, private: bool = True,
+                   dry_run: bool = False) -> dict:
+        """See Training.push_model."""
+        return self.training.push_model(
+            run_id, repo_id, merged=merged, token=token, private=private, dry_run=dry_run)
+
+    def train_settings(self, *, model: str | None = None, task: str | None = None,
+                       **given) -> dict:
+        """See Training.train_settings."""
+        return self.training.train_settings(model=model, task=task, **given)
+
+    def try_model(self, run_id: int, text: str, max_new_tokens: int | None = None) -> dict:
+        """See Training.try_model."""
+        return self.training.try_model(run_id, text, max_new_tokens)
+
+    def run_curve(self, run_id: int) -> dict | None:
+        return self.training.run_curve(run_id)
+
+    # -- tasks -----------------------------------------------------------------------------
+
+
+
+
 
     # -- import ----------------------------------------------------------------------------
 
     def import_file(self, path: str | Path, *, task: str | None = None, fmt: str = "auto",
                     mapping: dict | None = None, name: str | None = None,
-                    labels: list[str] | None = None, input_style: str = "auto",
+                    labels: builtins.list[str] | None = None, input_style: str = "auto",
                     reviewer: str | None = None) -> dict:
         """Import every row of a file or nothing, never a second copy of the user's data:
         a file row imported before (even if that row was edited or labelled since), an exact
@@ -120,12 +467,13 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
             stored = before | self.store.existing_hashes(hashes)
             rest = [r for r in plan.rows if r["content_hash"] not in stored]
             waiting = self.store.stored_inputs(plan.task, [r["input"] for r in rest])
-            new, fills = [], []
+            new: builtins.list[dict] = []
+            fills: builtins.list[tuple[int, dict]] = []
             for r in rest:
                 if r["input"] not in waiting:
                     new.append(r)
-                elif r["output"] is not None and waiting[r["input"]] is not None:
-                    fills.append((waiting[r["input"]], r))
+                elif r["output"] is not None and (waits := waiting[r["input"]]) is not None:
+                    fills.append((waits, r))
                     waiting[r["input"]] = None  # filled: a second label adds a row
                 elif r["output"] is not None:
                     new.append(r)  # another output for a stored input: a row of its own
@@ -153,209 +501,29 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         self.store.append_review(example_id, reviewer, "edit",
                                  {k: current[k] for k in fields}, fields)
 
-    def import_samples(self) -> list[dict]:
+    def import_samples(self) -> builtins.list[dict]:
         """The bundled sample data; a file imported before adds nothing (import identity)."""
         return [self.import_file(SAMPLE_DIR / f, task=t, input_style=style, name=f)
                 for f, (t, style) in SAMPLE_FILES.items()]
 
     # -- reading ---------------------------------------------------------------------------
 
-    def stats(self, task: str | None = None) -> dict:
-        if task:
-            self.task(task)
-        return self.store.counts(task)
 
-    def list(self, *, status=None, source=None, task=None, text=None, input_only=None,
-             limit: int = 50, offset: int = 0, order_by: str = "id",
-             descending: bool = False) -> dict:
-        if status and status not in STATUSES:
-            raise BadInput(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
-        if limit < 0 or offset < 0:
-            raise BadInput("limit and offset must be 0 or more")
-        total, rows = self.store.list_examples(
-            task=task, status=status, source=source, text=text, input_only=input_only,
-            limit=limit, offset=offset, order_by=order_by, descending=descending)
-        for r in rows:
-            r.pop("content_hash", None)
-            r.pop("import_keys", None)
-        return {"total": total, "rows": rows}
 
-    def get(self, example_id: int) -> dict:
-        row = self.store.get_example(example_id)
-        if row is None:
-            raise NotFound(f"no example with id {example_id}")
-        return row
 
-    def neighbor(self, example_id: int | None, step: int = 1, *, order: str = "id",
-                 **filters) -> int | None:
-        """The next (step=1) or previous (step=-1) example matching the filters, wrapping.
-        order: "id", or "uncertainty" (quality nearest the auto-review thresholds first)."""
-        if _order(order) == "uncertainty":
-            return self.store.uncertain_neighbor(example_id, step,
-                                                 self._order_thresholds(filters), **filters)
-        return self.store.neighbor_id(example_id, step, **filters)
 
-    def position(self, example_id: int, *, order: str = "id",
-                 **filters) -> tuple[int, int, bool]:
-        """(position of the example among the matching ones, how many match, whether it
-        matches)."""
-        if _order(order) == "uncertainty":
-            return self.store.uncertain_rank(example_id, self._order_thresholds(filters),
-                                             **filters)
-        return self.store.rank(example_id, **filters)
 
-    def _order_thresholds(self, filters: dict) -> tuple[float, float]:
-        from studio.curation.scoring import DEFAULT_THRESHOLDS
-
-        return self.thresholds(filters["task"]) if filters.get("task") else DEFAULT_THRESHOLDS
-
-    def history(self, example_id: int | None = None) -> list[dict]:
-        return self.store.reviews(example_id)
 
     # -- review actions --------------------------------------------------------------------
 
-    def review(self, example_id: int, action: str, *, reviewer: str | None = None) -> dict:
-        """approve | reject | reset (back to pending) one example; audited."""
-        if action not in ACTIONS:
-            raise BadInput(f"unknown action {action!r}; use approve, reject or reset")
-        with self.store.transaction():
-            self._set_status(self.get(example_id), action, reviewer or self.settings.reviewer)
-            return self.get(example_id)
 
-    def bulk_review(self, action: str, *, reviewer: str | None = None, ids: list[int] | None = None,
-                    **filters) -> dict:
-        """Apply one action to every example matching the filters (or the given ids), as one
-        batch that a single undo reverts. Input-only rows are skipped when approving."""
-        if action not in ACTIONS:
-            raise BadInput(f"unknown action {action!r}; use approve, reject or reset")
-        reviewer = reviewer or self.settings.reviewer
-        with self.store.transaction():
-            targets = ids if ids is not None else self.store.matching_ids(**filters)
-            rows = self.store.get_examples(targets)
-            batch = self.store.new_batch_id()
-            changed = skipped = 0
-            for row in rows:
-                if row["status"] == ACTIONS[action] \
-                        or (action == "approve" and row["output"] is None):
-                    skipped += 1
-                    continue
-                self._set_status(row, action, reviewer, batch_id=batch)
-                changed += 1
-        return {"action": action, "matched": len(rows), "changed": changed, "skipped": skipped,
-                "batch_id": batch}
 
-    def _set_status(self, row: dict, action: str, reviewer: str, batch_id: int | None = None):
-        new = ACTIONS[action]
-        if action == "approve" and row["output"] is None:
-            raise Conflict(f"example {row['id']} has no output yet, so it cannot be approved; "
-                           "give it an output first (write one and save it, or label it with "
-                           "the teacher)")
-        self.store.update_example(row["id"], {"status": new})
-        self.store.append_review(row["id"], reviewer, "reset" if action == "reset" else action,
-                                 {"status": row["status"]}, {"status": new}, batch_id=batch_id)
 
-    def edit(self, example_id: int, *, input: str | None = None, output: str | None = None,
-             reviewer: str | None = None) -> dict:
-        """Change input and/or output in place. An empty output makes the row input-only (and
-        pending again if it was approved)."""
-        if input is None and output is None:
-            raise BadInput("nothing to edit: give a new input, a new output or both")
-        with self.store.transaction():
-            row = self.get(example_id)
-            task = self.task(row["task"])
-            fields = {}
-            if input is not None:
-                if not input.strip():
-                    raise BadInput("the input cannot be blank")
-                fields["input"] = input
-            if output is not None:
-                fields["output"] = task.check_output(output) if output.strip() else None
-            new_in = fields.get("input", row["input"])
-            new_out = fields.get("output", row["output"])
-            if new_out is None and row["status"] == "approved":
-                fields["status"] = "pending"
-            fields = {k: v for k, v in fields.items() if v != row[k]}
-            if not fields:
-                return row
-            fields["content_hash"] = content_hash(row["task"], new_in, new_out)
-            before = {k: row[k] for k in fields}
-            self.store.update_example(example_id, fields)
-            self.store.append_review(example_id, reviewer or self.settings.reviewer, "edit",
-                                     before, fields)
-            return self.get(example_id)
 
-    def delete(self, ids: list[int], *, reviewer: str | None = None,
-               as_batch: bool = False) -> dict:
-        """Delete examples; the audit keeps each whole row so one undo puts them all back.
-        Several rows (or `as_batch`) are one batch, which `undo_batch` can name."""
-        reviewer = reviewer or self.settings.reviewer
-        with self.store.transaction():
-            rows = self.store.get_examples(ids)
-            missing = sorted(set(ids) - {r["id"] for r in rows})
-            if missing:
-                raise NotFound(f"no example with id {', '.join(map(str, missing))}")
-            batch = self.store.new_batch_id() if len(rows) > 1 or as_batch else None
-            self.store.append_reviews([r["id"] for r in rows], reviewer, "delete", rows,
-                                      [None] * len(rows), batch_id=batch)
-            self.store.delete_examples(ids)
-        return {"deleted": [r["id"] for r in rows], "batch_id": batch}
 
-    def delete_matching(self, *, dry_run: bool = False, reviewer: str | None = None,
-                        **filters) -> dict:
-        """Delete every example matching the filters (task, status, source, text,
-        input_only) as one batch that one undo puts back; with `dry_run`, only count them."""
-        ids = self.store.matching_ids(**filters)
-        if dry_run or not ids:
-            return {"matched": len(ids), "deleted": 0, "dry_run": dry_run}
-        r = self.delete(ids, reviewer=reviewer, as_batch=True)
-        return {"matched": len(ids), "deleted": len(ids), "dry_run": False,
-                "batch_id": r["batch_id"]}
 
-    def undo(self, *, reviewer: str | None = None) -> dict:
-        """Revert the newest action not yet undone (a whole batch at once). With `reviewer`,
-        the newest of that reviewer's actions, unless someone changed the row since."""
-        by = reviewer or self.settings.reviewer
-        with self.store.transaction():
-            actions = self.store.last_undoable(reviewer)
-            if not actions:
-                raise Conflict("nothing to undo")
-            self._revert(actions, by)
-        return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
-                "reviewer": actions[0]["reviewer"]}
 
-    def undo_batch(self, batch_id: int, *, reviewer: str | None = None) -> dict:
-        """Revert one batch (a bulk delete, a corrupt batch, a bulk review), whole."""
-        with self.store.transaction():
-            actions = self.store.batch_reviews(batch_id)
-            if not actions:
-                raise Conflict(f"batch {batch_id} has nothing left to undo")
-            self._revert(actions, reviewer or self.settings.reviewer)
-        return {"undone": actions[0]["action"], "batch_id": batch_id,
-                "example_ids": sorted(a["example_id"] for a in actions)}
 
-    def _revert(self, actions: list[dict], by: str) -> None:
-        """Undo audited actions (one action, or a whole batch), refusing if a later action on
-        one of the rows, outside the batch, would be lost."""
-        with self.store.transaction():
-            later = self.store.changed_after_any(actions)
-            if later:
-                act = next(a for a in actions if a["id"] == later["after_action"])
-                raise Conflict(
-                    f"example {act['example_id']} was changed by {later['reviewer']} "
-                    f"({later['action']}) after this {act['action']}; undo that first")
-            added = [a["example_id"] for a in actions if a["action"] == "add"]
-            if added:  # rows the studio made (a corrupt batch)
-                self.store.delete_examples(added)
-            for act in actions:
-                if act["action"] == "delete":
-                    self.store.restore_example(act["before"])
-                elif act["action"] != "add":
-                    self.store.update_example(act["example_id"], act["before"])
-            self.store.append_reviews([a["example_id"] for a in actions], by, "undo",
-                                      [a["after"] for a in actions],
-                                      [a["before"] for a in actions],
-                                      batch_id=actions[0].get("batch_id"),
-                                      undoes=[a["id"] for a in actions])
 
     # -- corruption ------------------------------------------------------------------------
 
@@ -365,7 +533,7 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
 
         return resolve_profile(self.store, spec)
 
-    def noise_profiles(self) -> list[dict]:
+    def noise_profiles(self) -> builtins.list[dict]:
         """Built-in profiles, then the stored (fitted or edited) ones."""
         from generators.noise import BUILTIN_PROFILES
 
@@ -382,12 +550,12 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         return profile.name
 
     def messy_sample(self, *, task: str | None = None, status: str | None = None,
-                     limit: int = 500) -> list[str]:
+                     limit: int = 500) -> builtins.list[str]:
         """The task's real messy inputs (imported as messy, labelled since or not), to fit a
         profile on or compare against."""
         return self.store.messy_texts(self.task(task).name, status, limit)
 
-    def fit_noise(self, messy: list[str], clean: list[str] | None = None, *,
+    def fit_noise(self, messy: builtins.list[str], clean: builtins.list[str] | None = None, *,
                   name: str = "fitted", save: bool = True):
         """Fit a profile to real messy texts (and their clean versions, if known); saves it in
         the store under `name` unless `save` is False."""
@@ -402,14 +570,15 @@ class Studio(GenerationMixin, CurationMixin, ScoringMixin, ExportMixin, Training
         return profile
 
     def corrupt_preview(self, *, task: str | None = None, profile=None, status: str | None = None,
-                        inputs: str = "clean", seed: int = 0, limit: int = 20) -> list[dict]:
+                        inputs: str = "clean", seed: int = 0,
+                        limit: int = 20) -> builtins.list[dict]:
         from studio.corruption import preview
 
         return preview(self.store, self.task(task).name, self.noise_profile(profile),
                        status=status, inputs=inputs, seed=seed, limit=limit)
 
     def corrupt(self, *, task: str | None = None, profile=None, status: str | None = None,
-                ids: list[int] | None = None, inputs: str = "clean", variants: int = 1,
+                ids: builtins.list[int] | None = None, inputs: str = "clean", variants: int = 1,
                 seed: int = 0, limit: int | None = None, dry_run: bool = False,
                 on_progress=None, reviewer: str | None = None) -> dict:
         """Corrupt the inputs of a task's complete rows into new pending rows (source

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import time
 
+from studio.curation.service import Curation
 from studio.errors import BadInput, Conflict, TeacherFailed
+from studio.reviews.service import Reviews
+from studio.settings import Settings
+from studio.store import Store
 
 FLUSH_EVERY = 100  # judgements made durable in batches of this many
 
 
-class ScoringMixin:
-    """Mixed into Studio (store, settings, task(), get(), embed() and _revert())."""
+class Scoring:
+    """Scores, the judge, agreement and auto-review: built on the store, the settings, Reviews
+    (task lookup, rows, counts, undo) and Curation (embeddings)."""
+
+    def __init__(self, store: Store, settings: Settings, reviews: Reviews, curation: Curation):
+        self.store, self.settings = store, settings
+        self.reviews, self.curation = reviews, curation
 
     # -- scores ----------------------------------------------------------------------------
 
@@ -24,9 +33,9 @@ class ScoringMixin:
         from studio.curation.neighbours import nearest_other
         from studio.curation.scoring import COMPUTED, compute
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         start = time.perf_counter()
-        name = self.embed(model=model, task=t.name, on_progress=on_progress)["model"]
+        name = self.curation.embed(model=model, task=t.name, on_progress=on_progress)["model"]
         rows = self.store.score_inputs(t.name)
         computed = compute(rows, t.labels,
                            self.store.example_vectors(name, t.name, column="input"),
@@ -53,10 +62,10 @@ class ScoringMixin:
         """Counts of scored and flagged rows, means, and each score's histogram."""
         from studio.curation.scoring import CHECKS
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         counts = self.store.score_counts(t.name)
         flagged = self.store.flag_counts(t.name, list(CHECKS))
-        out = {"task": t.name, "rows": self.stats(t.name)["total"],
+        out = {"task": t.name, "rows": self.reviews.stats(t.name)["total"],
                "scored": counts.get("heuristics", 0), "flagged": flagged, "means": {},
                "histograms": {}, "judged": counts.get("judge", 0),
                "judge_failures": self.store.judge_failures(t.name)}
@@ -69,13 +78,13 @@ class ScoringMixin:
 
     def score_histogram(self, task: str, name: str) -> dict | None:
         """One score's histogram over the task's non-duplicate rows (None if none has it)."""
-        values = self.store.score_values(self.task(task).name, name)
+        values = self.store.score_values(self.reviews.task(task).name, name)
         return _histogram(name, values) if len(values) else None
 
     def explain_scores(self, example_id: int) -> list[dict]:
         from studio.curation.scoring import explain
 
-        self.get(example_id)
+        self.reviews.get(example_id)
         return explain(self.store.score_details(example_id))
 
     # -- the judge -------------------------------------------------------------------------
@@ -83,14 +92,14 @@ class ScoringMixin:
     def rubric(self, task: str | None = None) -> str:
         from generators.judge import rubric_for
 
-        name = self.task(task).name
+        name = self.reviews.task(task).name
         return self.store.get_setting("judge_rubrics", {}).get(name) or rubric_for(name)
 
     def set_rubric(self, task: str, text: str | None) -> str:
         """Keep the task's rubric (None or blank: back to the built-in one)."""
         from generators.judge import rubric_for
 
-        name = self.task(task).name
+        name = self.reviews.task(task).name
         rubrics = self.store.get_setting("judge_rubrics", {})
         if text and text.strip() and text.strip() != rubric_for(name).strip():
             if len(text) > 8000:
@@ -112,7 +121,7 @@ class ScoringMixin:
         if teacher is None:
             raise BadInput("the judge needs a teacher: a model and an endpoint (--model, "
                            "--base-url, or OPENAI_MODEL and OPENAI_BASE_URL)")
-        t = self.task(task)
+        t = self.reviews.task(task)
         if rubric is not None:
             self.set_rubric(t.name, rubric)
         text = self.rubric(t.name)
@@ -185,12 +194,12 @@ class ScoringMixin:
 
         if cut not in range(2, 6):
             raise BadInput(f"the cut is the lowest rating that counts as approve: 2-5, got {cut}")
-        t = self.task(task)
+        t = self.reviews.task(task)
         decided = self.store.human_decisions(t.name)
-        scores = self.store.task_scores(t.name, ["judge", "quality"])
+        scores: dict = self.store.task_scores(t.name, ["judge", "quality"])
         judged = [(int(scores[i]["judge"]), d) for i, d in decided.items()
                   if scores.get(i, {}).get("judge") is not None]
-        out = {"task": t.name, "decided": len(decided), "judge": agreement(judged, cut)}
+        out: dict = {"task": t.name, "decided": len(decided), "judge": agreement(judged, cut)}
         lo, hi = self.thresholds(t.name)
         scored = [(5 if scores[i]["quality"] >= hi else 1, d) for i, d in decided.items()
                   if scores.get(i, {}).get("quality") is not None]
@@ -204,13 +213,13 @@ class ScoringMixin:
     def thresholds(self, task: str | None = None) -> tuple[float, float]:
         from studio.curation.scoring import DEFAULT_THRESHOLDS
 
-        saved = self.store.get_setting("auto_thresholds", {}).get(self.task(task).name)
+        saved = self.store.get_setting("auto_thresholds", {}).get(self.reviews.task(task).name)
         return tuple(saved) if saved else DEFAULT_THRESHOLDS
 
     def set_thresholds(self, task: str, reject_below: float, approve_above: float) -> None:
         _check_thresholds(reject_below, approve_above)
         saved = self.store.get_setting("auto_thresholds", {})
-        saved[self.task(task).name] = [float(reject_below), float(approve_above)]
+        saved[self.reviews.task(task).name] = [float(reject_below), float(approve_above)]
         self.store.set_setting("auto_thresholds", saved)
 
     def auto(self, *, task: str | None = None, approve_above: float | None = None,
@@ -223,12 +232,14 @@ class ScoringMixin:
 
         if approve_above is None and reject_below is None:
             raise BadInput("say what to decide: --approve-above X and/or --reject-below Y")
-        t = self.task(task)
+        t = self.reviews.task(task)
         _check_thresholds(reject_below if reject_below is not None else 0.0,
                           approve_above if approve_above is not None else 1.0)
         c = self.store.auto_candidates(t.name)
-        approve = c["id"][c["quality"] >= approve_above] if approve_above is not None else []
-        reject = c["id"][c["quality"] < reject_below] if reject_below is not None else []
+        approve: list = (c["id"][c["quality"] >= approve_above].tolist()
+                         if approve_above is not None else [])
+        reject: list = (c["id"][c["quality"] < reject_below].tolist()
+                        if reject_below is not None else [])
         out = {"task": t.name, "dry_run": dry_run, "approve_above": approve_above,
                "reject_below": reject_below, "approve": len(approve), "reject": len(reject),
                "left_for_review": len(c["id"]) - len(approve) - len(reject),
@@ -246,12 +257,12 @@ class ScoringMixin:
 
     def undo_auto(self, *, task: str | None = None, reviewer: str | None = None) -> dict:
         """Revert the task's newest auto-review batch, whole."""
-        t = self.task(task)
+        t = self.reviews.task(task)
         with self.store.transaction():
             actions = self.store.last_auto_batch(t.name)
             if not actions:
                 raise Conflict(f"no auto-review batch of task {t.name} to undo")
-            self._revert(actions, reviewer or self.settings.reviewer)
+            self.reviews.revert(actions, reviewer or self.settings.reviewer)
         return {"undone": "auto", "batch_id": actions[0]["batch_id"],
                 "example_ids": sorted(a["example_id"] for a in actions)}
 
@@ -263,8 +274,8 @@ class ScoringMixin:
         seeded sample beyond that), with what the map can be coloured by."""
         import numpy as np
 
-        t = self.task(task)
-        name = self.embedding_model(model)
+        t = self.reviews.task(task)
+        name = self.curation.embedding_model(model)
         ids, x = self.store.example_vectors(name, t.name)
         total = len(ids)
         if total > limit:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import threading
 
 from studio.errors import BadInput, Conflict, NotFound
+from studio.reviews.service import Reviews
+from studio.settings import Settings
+from studio.store import Store
 from studio.vocabulary import DUPLICATE_THRESHOLD
 
 DEFAULT_THRESHOLD = DUPLICATE_THRESHOLD  # the name the library has always offered
 
 
-class CurationMixin:
-    """Mixed into Studio (which provides store, settings, task() and get())."""
+class Curation:
+    """Embeddings, dedupe and neighbours: built on the store, the settings and Reviews (task
+    lookup, rows); it keeps the embedding models this process loaded."""
+
+    def __init__(self, store: Store, settings: Settings, reviews: Reviews):
+        self.store, self.settings, self.reviews = store, settings, reviews
+        self._encoders: dict = {}  # embedding models loaded by this process, by name
+        self._encoders_lock = threading.Lock()
 
     _encoders: dict
     _encoders_lock: threading.Lock
@@ -47,7 +56,7 @@ class CurationMixin:
         from studio.curation.embed import embed_missing
 
         if task:
-            self.task(task)
+            self.reviews.task(task)
         name = self.embedding_model(model)
         result = embed_missing(self.store, name, lambda: self.encoder(model or name), task=task,
                                on_progress=on_progress)
@@ -69,7 +78,7 @@ class CurationMixin:
             raise BadInput(f"--max-variants must be 1 or more, got {max_variants}")
         if method not in ("auto", "exact", "kmeans"):
             raise BadInput(f"unknown method {method!r}; use auto, exact or kmeans")
-        tasks = [self.task(task).name] if task else [
+        tasks = [self.reviews.task(task).name] if task else [
             t for t, n in self.store.counts()["by_task"].items() if n]
         embedded = self.embed(model=model, task=task, on_progress=on_progress)
         results = [run_dedupe(self.store, t, embedded["model"], threshold,
@@ -91,7 +100,7 @@ class CurationMixin:
 
         if k < 1:
             raise BadInput(f"k must be 1 or more, got {k}")
-        row = self.get(example_id)
+        row = self.reviews.get(example_id)
         name = self.embed(model=model, task=row["task"], on_progress=on_progress)["model"]
         ids, vectors = self.store.example_vectors(name, row["task"])
         at = int((ids == example_id).nonzero()[0][0])
@@ -104,9 +113,9 @@ class CurationMixin:
              "input": found[i]["input"], "output": found[i]["output"]} for i, s in keep]}
 
     def clusters(self, *, task: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-        total, rows = self.store.clusters(self.task(task).name, limit, offset)
+        total, rows = self.store.clusters(self.reviews.task(task).name, limit, offset)
         return {"total": total, "clusters": rows, "last_run": self.store.last_dedupe_run(
-            self.task(task).name)}
+            self.reviews.task(task).name)}
 
     def cluster(self, cluster_id: int) -> list[dict]:
         rows = self.store.cluster_rows(cluster_id)
@@ -119,7 +128,7 @@ class CurationMixin:
         become its duplicates. Statuses do not change."""
         import numpy as np
 
-        row = self.get(example_id)
+        row = self.reviews.get(example_id)
         if row["cluster_id"] is None:
             raise Conflict(f"example {example_id} is in no duplicate cluster; run dedupe first")
         members = self.cluster(row["cluster_id"])
@@ -136,7 +145,7 @@ class CurationMixin:
             kinds[m["id"]] = ("exact" if keys[m["id"]] == keys[example_id] else
                               m["duplicate_kind"] if m["duplicate_kind"] == "variant" else
                               "semantic")
-        self.store.set_canonical(members, example_id, sims, kinds,
+        self.store.set_canonical(members, example_id, sims, kinds,  # type: ignore[arg-type]
                                  reviewer or self.settings.reviewer)
         return {"cluster_id": example_id, "canonical": example_id,
                 "members": self.cluster(example_id)}

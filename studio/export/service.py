@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.curation.scoring_service import Scoring
+from studio.curation.service import Curation
 from studio.errors import BadInput, Conflict
 from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
 from studio.export import card as cards
@@ -20,6 +22,9 @@ from studio.export import pii as pii_scan
 from studio.export.records import canonical, features, record, record_hash
 from studio.export.splits import SPLITS, assign, cross_split, group_rows, parse_ratios
 from studio.export.writer import render, sha256, split_glob, write
+from studio.reviews.service import Reviews
+from studio.settings import Settings
+from studio.store import Store
 
 
 @dataclass
@@ -40,7 +45,7 @@ class ExportPlan:
     fingerprint: str = field(default="")
 
     def by_split(self) -> dict[str, list[dict]]:
-        out = {s: [] for s in SPLITS}
+        out: dict[str, list[dict]] = {s: [] for s in SPLITS}
         for split, rec in zip(self.splits, self.records):
             out[split].append(rec)
         return out
@@ -72,8 +77,14 @@ def check_options(o: dict) -> dict:
     return dict(o, splits=list(parse_ratios(o["splits"])), seed=int(o["seed"]), language=langs)
 
 
-class ExportMixin:
-    """Mixed into Studio (store, settings, task(), embed(), embedding_model(), agreement())."""
+class Exports:
+    """Export plans, exports and pushes: built on the store, the settings, Reviews (task
+    lookup), Curation (vectors for the leakage check) and Scoring (agreement, for the card)."""
+
+    def __init__(self, store: Store, settings: Settings, reviews: Reviews, curation: Curation,
+                 scoring: Scoring):
+        self.store, self.settings = store, settings
+        self.reviews, self.curation, self.scoring = reviews, curation, scoring
 
     def export_plan(self, *, task: str | None = None, splits="0.8,0.1,0.1", seed: int = 0,
                     schema: str = "messages", fmt: str = "hf", pii: str = "mask",
@@ -86,7 +97,7 @@ class ExportMixin:
 
         from studio.curation.dedupe import families
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         stratify = bool(t.labels) if stratify is None else stratify
         if stratify and not t.labels:
             raise BadInput(f"task {t.name!r} has no labels to stratify by")
@@ -144,8 +155,8 @@ class ExportMixin:
         threshold = run["threshold"] if run else DEFAULT_THRESHOLD
         if len(ids) < 2:
             return empty, {"checked": True, "threshold": threshold, "cross_split": 0,
-                           "model": self.embedding_model(), "pairs": []}
-        model = self.embed(task=task, on_progress=on_progress)["model"]
+                           "model": self.curation.embedding_model(), "pairs": []}
+        model = self.curation.embed(task=task, on_progress=on_progress)["model"]
         have, vectors = self.store.example_vectors(model, task, ids.tolist())
         pos = np.searchsorted(ids, have)
         found = find_pairs(vectors, threshold, on_progress=on_progress)
@@ -157,7 +168,9 @@ class ExportMixin:
     def _card_info(self, t, plan: ExportPlan, rows: list[dict]) -> dict:
         from studio import __version__
 
-        teachers, recipes, profiles = Counter(), Counter(), Counter()
+        teachers: Counter = Counter()
+        recipes: Counter = Counter()
+        profiles: Counter = Counter()
         for r in rows:
             m = r["meta"]
             by = m.get("output_by") or (m if r["source"] == "teacher" else {})
@@ -182,7 +195,7 @@ class ExportMixin:
                 "reviews": self.store.review_stats(t.name),
                 "edited": len(self.store.edited_ids(plan.ids)) if plan.ids else 0,
                 "quality": sum(quality) / len(quality) if quality else None,
-                "agreement": self.agreement(task=t.name)["judge"],
+                "agreement": self.scoring.agreement(task=t.name)["judge"],
                 "leakage": plan.checks["leakage"], "pii": plan.checks["pii"],
                 "version": __version__}
 
@@ -218,7 +231,7 @@ class ExportMixin:
 
     def exports(self, task: str | None = None, limit: int = 50) -> list[dict]:
         if task:
-            self.task(task)
+            self.reviews.task(task)
         return self.store.exports(task, limit)
 
     def push(self, repo_id: str, *, folder: str | Path | None = None, token: str | None = None,
@@ -250,6 +263,7 @@ class ExportMixin:
             raise BadInput("no Hugging Face token: set HF_TOKEN (or type one in the Export tab)")
         sent = hub.push(folder, repo_id, token, private=private,
                         endpoint=self.settings.hub_endpoint)
-        self.store.record_push(out["export_id"], str(folder), repo_id, private, sent["url"],
+        self.store.record_push(export["id"] if export else None, str(folder), repo_id, private,
+                               sent["url"],
                                sent["commit_url"])
         return out | sent

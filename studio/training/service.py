@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.errors import BadInput, Conflict, NotFound, TrainFailed
+from studio.export.service import Exports
+from studio.reviews.service import Reviews
+from studio.settings import Settings
+from studio.store import Store
 from studio.training import process
 from studio.training.fold import fold, read_events
+
+if TYPE_CHECKING:
+    from studio.training.suggest import Playground
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 PUBLIC = ("id", "status", "model", "run_dir", "step", "max_steps", "train_loss", "eval_loss",
@@ -25,10 +34,18 @@ def public(run: dict) -> dict:
     return {k: run.get(k) for k in PUBLIC}
 
 
-class TrainingMixin:
-    @property
-    def _procs(self) -> dict:
-        return self.__dict__.setdefault("_train_procs", {})
+class Training:
+    """Training runs, their evaluation, the playground and model pushes: built on the store,
+    the settings, Reviews (task lookup) and Exports (a run trains on a fresh export); it keeps
+    the trainer processes this process started."""
+
+    def __init__(self, store: Store, settings: Settings, reviews: Reviews, exports: Exports):
+        self.store, self.settings = store, settings
+        self.reviews, self.exports = reviews, exports
+        self._procs: dict = {}  # run id -> the trainer process this process started
+        self._refresh_lock = threading.Lock()  # the app's timers may refresh at once
+        self._play_lock = threading.Lock()
+        self._playground: Playground | None = None
 
     def _base_model(self, model: str | None) -> str:
         """What training loads: a local folder (absolute), the tiny demo model (built into
@@ -52,7 +69,7 @@ class TrainingMixin:
         ends (calling `on_progress(run)` as it goes) unless `detach`; returns the run."""
         from trainer.config import ConfigError, TrainConfig
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         model = model or DEFAULT_MODEL
         given = {k: v for k, v in {"epochs": epochs, "lora_r": lora_r,
                                    "max_steps": max_steps}.items() if v is not None}
@@ -63,7 +80,7 @@ class TrainingMixin:
             raise BadInput(str(e)) from None
         run_dir = self._new_run_dir()
         try:
-            export = self.export(run_dir / "dataset", task=t.name, fmt="jsonl",
+            export = self.exports.export(run_dir / "dataset", task=t.name, fmt="jsonl",
                                  schema="messages")
             model = self._base_model(model)
         except BaseException:
@@ -118,6 +135,8 @@ class TrainingMixin:
 
     def _start(self, run_id: int, mode: str) -> None:
         run = self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
         run_dir = Path(run["run_dir"])
         try:
             proc = process.launch(process.command(run_dir / "config.toml", mode), run_dir)
@@ -132,11 +151,9 @@ class TrainingMixin:
 
     def refresh_runs(self) -> None:
         """Fold what live runs wrote since the last look; settle runs whose process is gone."""
-        import threading
-
         # The app's timers (Train and Evaluate tabs) may refresh at once: one at a time, so no
         # metric row is read twice from the same offset.
-        with self.__dict__.setdefault("_refresh_lock", threading.Lock()):
+        with self._refresh_lock:
             for run in self.store.live_runs():
                 self._refresh(run)
 
@@ -288,7 +305,7 @@ class TrainingMixin:
         from studio.training.suggest import suggest
         from trainer.config import ConfigError
 
-        t = self.task(task)
+        t = self.reviews.task(task)
         rows = self.store.export_rows(t.name)
         try:
             return suggest(rows, t.instruction, self._base_model(model),
@@ -299,8 +316,6 @@ class TrainingMixin:
     def try_model(self, run_id: int, text: str, max_new_tokens: int | None = None) -> dict:
         """Answer `text` with a completed run's base and tuned model (kept loaded for the
         next question)."""
-        import threading
-
         from studio.training.suggest import Playground
 
         run = self.run(run_id)
@@ -309,11 +324,10 @@ class TrainingMixin:
                            "trained model; try a completed training run")
         if not (text or "").strip():
             raise BadInput("type an input to try")
-        lock = self.__dict__.setdefault("_play_lock", threading.Lock())
-        with lock:
-            play = self.__dict__.get("_playground")
+        with self._play_lock:
+            play = self._playground
             if play is None or play.run_dir != run["run_dir"]:
-                play = self.__dict__["_playground"] = Playground(run["run_dir"])
+                play = self._playground = Playground(run["run_dir"])
             return play.answer(text, max_new_tokens)
 
     def run_curve(self, run_id: int) -> dict | None:
