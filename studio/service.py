@@ -8,29 +8,20 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from studio.corruption_service import Corruption
 from studio.curation.scoring import DEFAULT_THRESHOLDS
 from studio.curation.scoring_service import Scoring
 from studio.curation.service import Curation
-from studio.errors import BadInput
 from studio.export.service import ExportPlan, Exports
 from studio.generation_service import Generation
-from studio.importing import plan_import
+from studio.importing.service import Imports
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
 from studio.tasks import BUILTIN_TASKS, Task
 from studio.training.service import Training
-from studio.vocabulary import DUPLICATE_THRESHOLD, STATUSES
+from studio.vocabulary import DUPLICATE_THRESHOLD
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
-SAMPLE_FILES = {  # file -> (task, its inputs' style)
-    "tweets_clean.jsonl": ("tweet-summary", "clean"),
-    "tweets_messy.jsonl": ("tweet-summary", "messy"),
-    "tweets_drafts.jsonl": ("tweet-summary", "messy"),  # real drafts, summarised
-    "support.jsonl": ("support-answer", "clean"),
-    "sentiment.jsonl": ("sentiment", "clean"),
-    "products.jsonl": ("product-description", "clean"),
-}
 
 class Studio:
     """One project: a store file plus the operations on it.
@@ -41,8 +32,9 @@ class Studio:
 
     The facade over small services, each built here with what it needs and nothing more:
     Reviews(store) -> Curation(reviews) -> Scoring(reviews, curation) -> Exports(reviews,
-    curation, scoring) -> Training(reviews, exports), and Generation(reviews). Every method
-    below the imports and the corrupter is one call to one of them.
+    curation, scoring) -> Training(reviews, exports), and Generation, Imports and Corruption
+    (reviews). Every method below is one call to one of them (the uncertainty order's
+    thresholds aside, which the facade asks Scoring for so that Reviews needs no Scoring).
     """
 
     def __init__(self, store: Store, settings: Settings):
@@ -56,6 +48,8 @@ class Studio:
         self.exporting = Exports(store, settings, self.reviews, self.curation, self.scoring)
         self.training = Training(store, settings, self.reviews, self.exporting)
         self.generation = Generation(store, settings, self.reviews)
+        self.imports = Imports(store, settings, self.reviews)
+        self.corruption = Corruption(store, settings, self.reviews)
         self.generation.settle_interrupted()
 
     @property
@@ -67,7 +61,7 @@ class Studio:
         """New settings reach every service (a test points the Hub elsewhere this way)."""
         self._settings = value
         for service in (self.reviews, self.curation, self.scoring, self.exporting,
-                        self.training, self.generation):
+                        self.training, self.generation, self.imports, self.corruption):
             service.settings = value
 
     @classmethod
@@ -442,156 +436,53 @@ class Studio:
     def run_curve(self, run_id: int) -> dict | None:
         return self.training.run_curve(run_id)
 
-    # -- tasks -----------------------------------------------------------------------------
-
-
-
-
-
-    # -- import ----------------------------------------------------------------------------
-
+    # -- Imports -----------------------------------------------------------------------------
     def import_file(self, path: str | Path, *, task: str | None = None, fmt: str = "auto",
                     mapping: dict | None = None, name: str | None = None,
                     labels: builtins.list[str] | None = None, input_style: str = "auto",
                     reviewer: str | None = None) -> dict:
-        """Import every row of a file or nothing, never a second copy of the user's data:
-        a file row imported before (even if that row was edited or labelled since), an exact
-        duplicate, or an input-only row whose input is stored already is skipped; a labelled
-        row whose input waits as an input-only row fills that row (audited, undoable) instead
-        of adding a copy beside it. See `plan_import` for `name`, `labels` and `input_style`."""
-        plan = plan_import(path, self.task(task), fmt=fmt, mapping=mapping, name=name,
-                           labels=labels, input_style=input_style)
-        with self.store.transaction():
-            hashes = [r["content_hash"] for r in plan.rows]
-            before = self.store.imported_keys(plan.task, hashes)
-            stored = before | self.store.existing_hashes(hashes)
-            rest = [r for r in plan.rows if r["content_hash"] not in stored]
-            waiting = self.store.stored_inputs(plan.task, [r["input"] for r in rest])
-            new: builtins.list[dict] = []
-            fills: builtins.list[tuple[int, dict]] = []
-            for r in rest:
-                if r["input"] not in waiting:
-                    new.append(r)
-                elif r["output"] is not None and (waits := waiting[r["input"]]) is not None:
-                    fills.append((waits, r))
-                    waiting[r["input"]] = None  # filled: a second label adds a row
-                elif r["output"] is not None:
-                    new.append(r)  # another output for a stored input: a row of its own
-            self.store.insert_examples(new)
-            for example_id, r in fills:
-                self._fill_from_import(example_id, r, reviewer or self.settings.reviewer)
-        return {
-            "file": plan.file,
-            "task": plan.task,
-            "imported": len(new),
-            "filled": len(fills),
-            "already_imported": len(before),
-            "skipped_duplicates": plan.duplicates_in_file + len(plan.rows) - len(new) - len(fills),
-            "input_only": sum(r["output"] is None for r in new),
-            "messy": sum(r["input_style"] == "messy" for r in new),
-            "clean": sum(r["input_style"] == "clean" for r in new),
-            "unused_columns": plan.unused_columns,
-        }
-
-    def _fill_from_import(self, example_id: int, row: dict, reviewer: str) -> None:
-        current = self.get(example_id)
-        fields = {"output": row["output"], "content_hash": row["content_hash"],
-                  "import_keys": [*(current["import_keys"] or []), row["content_hash"]]}
-        self.store.update_example(example_id, fields)
-        self.store.append_review(example_id, reviewer, "edit",
-                                 {k: current[k] for k in fields}, fields)
+        """See Imports.import_file."""
+        return self.imports.import_file(
+            path, task=task, fmt=fmt, mapping=mapping, name=name, labels=labels,
+            input_style=input_style, reviewer=reviewer)
 
     def import_samples(self) -> builtins.list[dict]:
         """The bundled sample data; a file imported before adds nothing (import identity)."""
-        return [self.import_file(SAMPLE_DIR / f, task=t, input_style=style, name=f)
-                for f, (t, style) in SAMPLE_FILES.items()]
+        return self.imports.import_samples()
 
-    # -- reading ---------------------------------------------------------------------------
-
-
-
-
-
-
-
-    # -- review actions --------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-    # -- corruption ------------------------------------------------------------------------
-
+    # -- Corruption --------------------------------------------------------------------------
     def noise_profile(self, spec=None):
         """A NoiseProfile from a built-in name, a stored name, a TOML/JSON file, or itself."""
-        from studio.corruption import resolve_profile
-
-        return resolve_profile(self.store, spec)
+        return self.corruption.noise_profile(spec)
 
     def noise_profiles(self) -> builtins.list[dict]:
         """Built-in profiles, then the stored (fitted or edited) ones."""
-        from generators.noise import BUILTIN_PROFILES
-
-        return ([{"name": n, "builtin": True, "profile": p.to_dict()}
-                 for n, p in BUILTIN_PROFILES.items()]
-                + [{**r, "builtin": False} for r in self.store.list_noise_profiles()])
+        return self.corruption.noise_profiles()
 
     def save_noise_profile(self, profile) -> str:
-        from generators.noise import BUILTIN_PROFILES
-
-        if profile.name in BUILTIN_PROFILES:
-            raise BadInput(f"{profile.name!r} is a built-in profile; save yours under another name")
-        self.store.save_noise_profile(profile.name, profile.to_dict())
-        return profile.name
+        return self.corruption.save_noise_profile(profile)
 
     def messy_sample(self, *, task: str | None = None, status: str | None = None,
                      limit: int = 500) -> builtins.list[str]:
-        """The task's real messy inputs (imported as messy, labelled since or not), to fit a
-        profile on or compare against."""
-        return self.store.messy_texts(self.task(task).name, status, limit)
+        """See Corruption.messy_sample."""
+        return self.corruption.messy_sample(task=task, status=status, limit=limit)
 
     def fit_noise(self, messy: builtins.list[str], clean: builtins.list[str] | None = None, *,
                   name: str = "fitted", save: bool = True):
-        """Fit a profile to real messy texts (and their clean versions, if known); saves it in
-        the store under `name` unless `save` is False."""
-        from generators.noise import FitError, fit_profile
-
-        try:
-            profile = fit_profile(messy, clean, name=name)
-        except FitError as e:
-            raise BadInput(str(e)) from None
-        if save:
-            self.save_noise_profile(profile)
-        return profile
+        """See Corruption.fit_noise."""
+        return self.corruption.fit_noise(messy, clean, name=name, save=save)
 
     def corrupt_preview(self, *, task: str | None = None, profile=None, status: str | None = None,
                         inputs: str = "clean", seed: int = 0,
                         limit: int = 20) -> builtins.list[dict]:
-        from studio.corruption import preview
-
-        return preview(self.store, self.task(task).name, self.noise_profile(profile),
-                       status=status, inputs=inputs, seed=seed, limit=limit)
+        return self.corruption.corrupt_preview(
+            task=task, profile=profile, status=status, inputs=inputs, seed=seed, limit=limit)
 
     def corrupt(self, *, task: str | None = None, profile=None, status: str | None = None,
                 ids: builtins.list[int] | None = None, inputs: str = "clean", variants: int = 1,
                 seed: int = 0, limit: int | None = None, dry_run: bool = False,
                 on_progress=None, reviewer: str | None = None) -> dict:
-        """Corrupt the inputs of a task's complete rows into new pending rows (source
-        `corrupted`, parent = the clean row, output = its output). By default only rows whose
-        input is clean; `inputs="any"` (or "messy"), or `ids`, reach the user's real messy
-        inputs too. One undo removes the batch."""
-        from studio.corruption import INPUTS, corrupt_rows
-
-        if status is not None and status not in STATUSES:
-            raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        if inputs not in INPUTS:
-            raise BadInput(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
-        return corrupt_rows(self.store, self.task(task).name, self.noise_profile(profile),
-                            status=status, ids=ids, inputs=inputs, variants=variants, seed=seed,
-                            limit=limit, dry_run=dry_run, on_progress=on_progress,
-                            reviewer=reviewer or self.settings.reviewer)
+        """See Corruption.corrupt."""
+        return self.corruption.corrupt(
+            task=task, profile=profile, status=status, ids=ids, inputs=inputs, variants=variants,
+            seed=seed, limit=limit, dry_run=dry_run, on_progress=on_progress, reviewer=reviewer)
