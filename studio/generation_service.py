@@ -121,6 +121,17 @@ class Generation:
             self._claimed.discard(job_id)
             job_files.release(self.store.path, job_id)
 
+    def run_job_in_background(self, job_id: int, teacher, *, refresh: bool = False) -> None:
+        """Run a job (claimed by start_job or claim_job) in a thread of its own, as the app
+        does: its end, error included, is recorded on the job for whoever looks."""
+        def run() -> None:
+            try:
+                self.run_job(job_id, teacher, refresh=refresh)
+            except Exception:  # already stored as the job's status and error
+                pass
+
+        threading.Thread(target=run, daemon=True, name=f"job-{job_id}").start()
+
     def check_resumable(self, job_id: int) -> dict:
         from studio import job_files
 

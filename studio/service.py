@@ -195,6 +195,10 @@ class Studio:
             job_id, teacher, stop=stop, on_progress=on_progress, budget_tokens=budget_tokens,
             budget_usd=budget_usd, refresh=refresh)
 
+    def run_job_in_background(self, job_id: int, teacher, *, refresh: bool = False) -> None:
+        """Run a claimed job in a thread of its own (the app's way); its end is on the job."""
+        return self.generation.run_job_in_background(job_id, teacher, refresh=refresh)
+
     def check_resumable(self, job_id: int) -> dict:
         return self.generation.check_resumable(job_id)
 

@@ -340,3 +340,20 @@ def test_price_table_from_the_environment(tmp_path, server, monkeypatch):
         table.write_text("models = 3\n")
         with pytest.raises(BadInput, match="price table"):
             s.teacher_config(model="teacher-test", base_urls=[srv.url])
+
+
+def test_a_job_run_in_the_background_records_its_end(samples, server):
+    """The app's way: start_job, then run_job_in_background; the caller gets control back at
+    once and reads the job's end from the job itself."""
+    import time
+
+    srv = server()
+    cfg = teacher(samples, srv)
+    job = samples.start_job(cfg, task="tweet-summary", mode="outputs")
+    samples.run_job_in_background(job["id"], cfg)
+    deadline = time.monotonic() + 300  # a generous bound, not a timing assertion
+    while samples.job(job["id"])["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ended = samples.job(job["id"])
+    assert ended["status"] == "completed" and ended["done"] == job["requested"] > 0
+    assert samples.stats("tweet-summary")["input_only"] == 0

@@ -5,7 +5,6 @@ and a failed job says why. The API key typed here stays in this browser session:
 the job, never stored. The handlers are module-level functions of (studio, plain values)."""
 
 import html
-import threading
 
 from studio.ui.common import header_markdown, ui_errors
 
@@ -80,7 +79,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
                                seed_ids=[int(s) for s in seed_ids] if seed_ids else None,
                                budget_tokens=int(tokens) if tokens else None,
                                import_file=(source or None) if md != "inputs" else None)
-        launch(studio, job["id"], cfg, bool(again))
+        studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
         return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
                 gr.update(visible=True))
 
@@ -91,7 +90,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
         job = studio.job(int(picked))
         cfg = teacher_config(studio, url_text, model_name, api_key, fmt, job=job, concurrency=c)
         studio.claim_job(job["id"])
-        launch(studio, job["id"], cfg, bool(again))
+        studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
         return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
                 gr.update(visible=True))
 
@@ -229,16 +228,3 @@ def progress_html(job: dict, note: str | None = None) -> str:
             f"${job['cost_usd']:.4f} · {job['requests']} requests, {job['cached']} from cache"
             f"{live}{err}</div><progress value='{handled}' max='{max(1, job['requested'])}' "
             f"style='width:100%'></progress>")
-
-
-def launch(studio, job_id, cfg, refresh: bool) -> None:
-    threading.Thread(target=_run_quietly, args=(studio, job_id, cfg, refresh), daemon=True,
-                     name=f"ui-job-{job_id}").start()
-
-
-def _run_quietly(studio, job_id, cfg, refresh):
-    """A background job's end is recorded on the job (status and error) for the tab to show."""
-    try:
-        studio.run_job(job_id, cfg, refresh=refresh)
-    except Exception:  # already stored as the job's error by generation.run
-        pass
