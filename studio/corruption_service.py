@@ -12,6 +12,8 @@ from studio.vocabulary import STATUSES
 
 
 class Corruption:
+    """Noise profiles and the corrupter over a task's rows."""
+
     def __init__(self, store: Store, settings: Settings, reviews: Reviews):
         self.store, self.settings, self.reviews = store, settings, reviews
 

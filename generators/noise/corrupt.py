@@ -282,8 +282,9 @@ class Corrupter:
                 i = max((j for j, c in enumerate(low[:-1]) if c in "aeiouy"), default=i)
                 if i < n - 1 and low[i] not in "aiu":  # whaat, but yooou: yoou reads as a slip
                     k = max(k, 2)
-            ops["elongation"] += 1
-            return w[:i + 1] + w[i] * k + w[i + 1:]  # youu, whaat, sooo
+            if w[i].isalpha():  # not the 4 of b4 nor the ' of an elision
+                ops["elongation"] += 1
+                return w[:i + 1] + w[i] * k + w[i + 1:]  # youu, whaat, sooo
         if p.spelling and n >= 4 and rng.random() < p.spelling:
             slip = _spelling(w, rng)
             if slip != w:

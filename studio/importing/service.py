@@ -23,6 +23,8 @@ SAMPLE_FILES = {  # file -> (task, its inputs' style)
 
 
 class Imports:
+    """Files and the bundled samples into a task, all rows or none."""
+
     def __init__(self, store: Store, settings: Settings, reviews: Reviews):
         self.store, self.settings, self.reviews = store, settings, reviews
 

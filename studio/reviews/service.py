@@ -25,6 +25,10 @@ def _order(order: str) -> str:
 
 
 class Reviews:
+    """Tasks and the rows of each, and every person's action on them: review, bulk review,
+    edit, delete, undo (an undo reverts one action or a whole batch, refusing when a later
+    change outside it would be lost)."""
+
     def __init__(self, store: Store, settings: Settings):
         self.store, self.settings = store, settings
 
@@ -82,8 +86,7 @@ class Reviews:
         """The next (step=1) or previous (step=-1) example matching the filters, wrapping.
         order: "id", or "uncertainty" (quality nearest the auto-review thresholds first)."""
         if _order(order) == "uncertainty":
-            return self.store.uncertain_neighbor(example_id, step,
-                                                 thresholds, **filters)
+            return self.store.uncertain_neighbor(example_id, step, thresholds, **filters)
         return self.store.neighbor_id(example_id, step, **filters)
 
     def position(self, example_id: int, *, order: str = "id",
@@ -92,8 +95,7 @@ class Reviews:
         """(position of the example among the matching ones, how many match, whether it
         matches)."""
         if _order(order) == "uncertainty":
-            return self.store.uncertain_rank(example_id, thresholds,
-                                             **filters)
+            return self.store.uncertain_rank(example_id, thresholds, **filters)
         return self.store.rank(example_id, **filters)
 
     def history(self, example_id: int | None = None) -> builtins.list[dict]:
