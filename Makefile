@@ -37,8 +37,8 @@ test: setup
 	bash tests/setup_llama_cpp.sh $(VENV)
 	$(BIN)/python -m pytest -q
 
-# ruff over the library and mypy over the store (both set up in pyproject.toml); .ci/run runs
-# it before the tests.
+# ruff over the library, mypy over the store, the Studio facade and its services (both set up
+# in pyproject.toml); .ci/run runs it before the tests.
 lint: setup
 	$(BIN)/python -m ruff check studio generators trainer
 	$(BIN)/python -m mypy
