@@ -112,14 +112,14 @@ class Corrupter:
         self.end_punct = p.end_punct
         target = p.fitted.get("ends_with_stop")
         if target is not None and "ends_with_stop" in baseline \
-                and abs(p.end_punct - p.fitted.get("end_punct", -1.0)) < 5e-4:  # a slider rounds
+                and _as_fitted(p.end_punct, p.fitted.get("end_punct")):
             have = baseline["ends_with_stop"]
             self.end_punct = max(0.0, 1 - target / have) if have > 0 else 0.0
         # Likewise for texts cut off with an ellipsis: a raw fit saw how many end with one, so
         # only texts beyond the clean batch's own share are cut.
         self.truncate = p.truncate
         shown = p.fitted.get("truncated")
-        if shown is not None and "truncated" in baseline and abs(p.truncate - shown) < 5e-4:
+        if shown is not None and "truncated" in baseline and _as_fitted(p.truncate, shown):
             self.truncate = _top_up(shown, baseline["truncated"])
         self.word_ops = any(getattr(p, k) > 0 for k in (
             "apostrophe", "g_drop", "vowel_drop", "elongation", "spelling", "typo", "ocr"))
@@ -274,9 +274,8 @@ class Corrupter:
             if 3 <= len(sk) < n:
                 ops["vowel_drop"] += 1
                 return sk
-        emphatic = low in STRETCHY
         if p.elongation and n <= 8 and rng.random() < p.elongation * (
-                STRETCHY_WEIGHT if emphatic else 1.0):
+                STRETCHY_WEIGHT if (emphatic := low in STRETCHY) else 1.0):
             i, k = n - 1, rng.choice(STRETCHY_EXTRA if emphatic else STRETCH_EXTRA)
             if rng.random() >= STRETCH_LAST:
                 i = max((j for j, c in enumerate(low[:-1]) if c in "aeiouy"), default=i)
@@ -322,6 +321,11 @@ def _ends_with_stop(text: str) -> bool:
     while ps and (ps[-1][0] in ENTITY_KINDS or ps[-1][0] == "space"):
         ps.pop()
     return bool(ps) and ps[-1][1] == "." and not (len(ps) > 1 and ps[-2][1] == ".")
+
+
+def _as_fitted(rate: float, fitted: float | None) -> bool:
+    """Whether a rate is still what the fit gave it (a slider rounds: 5e-4 is no edit)."""
+    return fitted is not None and abs(rate - fitted) < 5e-4
 
 
 def _ends_with_ellipsis(text: str) -> bool:

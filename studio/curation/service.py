@@ -10,8 +10,6 @@ from studio.settings import Settings
 from studio.store import Store
 from studio.vocabulary import DUPLICATE_THRESHOLD
 
-DEFAULT_THRESHOLD = DUPLICATE_THRESHOLD  # the name the library has always offered
-
 
 class Curation:
     """Embeddings, dedupe and neighbours: built on the store, the settings and Reviews (task
@@ -64,7 +62,7 @@ class Curation:
         result["cached"] = self.store.embedding_models()
         return result
 
-    def dedupe(self, *, task: str | None = None, threshold: float = DEFAULT_THRESHOLD,
+    def dedupe(self, *, task: str | None = None, threshold: float = DUPLICATE_THRESHOLD,
                max_variants: int | None = None, dry_run: bool = False, model: str | None = None,
                method: str = "auto", histogram: bool = False, on_progress=None) -> dict:
         """Mark duplicates in one task, or in every task (each on its own): embeds what is
@@ -145,7 +143,7 @@ class Curation:
             kinds[m["id"]] = ("exact" if keys[m["id"]] == keys[example_id] else
                               m["duplicate_kind"] if m["duplicate_kind"] == "variant" else
                               "semantic")
-        self.store.set_canonical(members, example_id, sims, kinds,  # type: ignore[arg-type]
+        self.store.set_canonical(members, example_id, sims, kinds,
                                  reviewer or self.settings.reviewer)
         return {"cluster_id": example_id, "canonical": example_id,
                 "members": self.cluster(example_id)}

@@ -148,11 +148,11 @@ class Exports:
         import numpy as np
 
         from studio.curation.neighbours import find_pairs
-        from studio.curation.service import DEFAULT_THRESHOLD
+        from studio.vocabulary import DUPLICATE_THRESHOLD
 
         empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
         run = self.store.last_dedupe_run(task)
-        threshold = run["threshold"] if run else DEFAULT_THRESHOLD
+        threshold = run["threshold"] if run else DUPLICATE_THRESHOLD
         if len(ids) < 2:
             return empty, {"checked": True, "threshold": threshold, "cross_split": 0,
                            "model": self.curation.embedding_model(), "pairs": []}

@@ -174,7 +174,8 @@ class VectorsMixin(StoreBase):
                 "ORDER BY size DESC, c.cluster_id LIMIT ? OFFSET ?", [task, limit, offset])
         return total, rows
 
-    def set_canonical(self, cluster: list[dict], new_id: int, similarity: dict[int, float],
+    def set_canonical(self, cluster: list[dict], new_id: int,
+                      similarity: dict[int, float | None],
                       kind: dict[int, str], reviewer: str) -> None:
         """Make `new_id` its cluster's canonical row and pin it there (unpinning the others)."""
         ids = [r["id"] for r in cluster]

@@ -134,9 +134,7 @@ class Training:
         return run_dir
 
     def _start(self, run_id: int, mode: str) -> None:
-        run = self.store.get_run(run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id}")
+        run = self._stored_run(run_id)
         run_dir = Path(run["run_dir"])
         try:
             proc = process.launch(process.command(run_dir / "config.toml", mode), run_dir)
@@ -209,6 +207,9 @@ class Training:
 
     def run(self, run_id: int) -> dict:
         self.refresh_runs()
+        return self._stored_run(run_id)
+
+    def _stored_run(self, run_id: int) -> dict:
         run = self.store.get_run(run_id)
         if run is None:
             raise NotFound(f"no run {run_id}; `sft-studio runs` lists them")
