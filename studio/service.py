@@ -50,6 +50,8 @@ class Studio:
         self.generation = Generation(store, settings, self.reviews)
         self.imports = Imports(store, settings, self.reviews)
         self.corruption = Corruption(store, settings, self.reviews)
+        self._services = (self.reviews, self.curation, self.scoring, self.exporting,
+                          self.training, self.generation, self.imports, self.corruption)
         self.generation.settle_interrupted()
 
     @property
@@ -60,8 +62,7 @@ class Studio:
     def settings(self, value: Settings) -> None:
         """New settings reach every service (a test points the Hub elsewhere this way)."""
         self._settings = value
-        for service in (self.reviews, self.curation, self.scoring, self.exporting,
-                        self.training, self.generation, self.imports, self.corruption):
+        for service in self._services:
             service.settings = value
 
     @classmethod
