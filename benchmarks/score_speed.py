@@ -22,7 +22,7 @@ from report import table, write_section  # noqa: E402
 from studio import Studio  # noqa: E402
 from studio.curation import neighbours  # noqa: E402
 from studio.curation.embed import text_hash  # noqa: E402
-from studio.curation.heuristics import TaskStats, check  # noqa: E402
+from studio.scoring.heuristics import TaskStats, check  # noqa: E402
 from studio.importing import content_hash  # noqa: E402
 
 MODEL, TASK = "bench-model", "tweet-summary"

@@ -239,7 +239,7 @@ def _held_store(args, err) -> tuple[dict, str] | None:
     """jobs and cancel while another process (a running job, the app) holds the store."""
     from pathlib import Path
 
-    from studio.job_files import live_progress, request_cancel
+    from studio.generation.job_files import live_progress, request_cancel
     from studio.settings import Settings
 
     db = Settings.from_env(db_path=args.db).db_path

@@ -76,7 +76,7 @@ def _corrupt(s, a):
 
 def _fit_noise(s, a):
     if a.file:
-        from studio.corruption import read_texts
+        from studio.corruption.rows import read_texts
 
         messy, clean = read_texts(a.file)
         where = a.file
@@ -105,7 +105,7 @@ def _fit_noise(s, a):
 
 def _realism(s, a):
     from generators.noise import format_report, realism_report
-    from studio.corruption import read_texts
+    from studio.corruption.rows import read_texts
 
     real, real_clean = read_texts(a.real)
     syn, syn_clean = read_texts(a.synthetic)

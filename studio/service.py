@@ -8,14 +8,14 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from studio.corruption_service import Corruption
-from studio.curation.scoring import DEFAULT_THRESHOLDS
-from studio.curation.scoring_service import Scoring
+from studio.corruption.service import Corruption
 from studio.curation.service import Curation
 from studio.export.service import ExportPlan, Exports
-from studio.generation_service import Generation
+from studio.generation.service import Generation
 from studio.importing.service import Imports
 from studio.reviews.service import Reviews
+from studio.scoring.scores import DEFAULT_THRESHOLDS
+from studio.scoring.service import Scoring
 from studio.settings import Settings
 from studio.store import Store
 from studio.tasks import BUILTIN_TASKS, Task

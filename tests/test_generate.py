@@ -203,7 +203,7 @@ def _cli(db, *args, env=None, **kw):
 
 
 def _wait_progress(db, at_least: int, proc, timeout=60) -> dict:
-    from studio.job_files import live_progress
+    from studio.generation.job_files import live_progress
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -231,7 +231,7 @@ def test_sigkill_then_resume_never_asks_a_stored_answer_again(db, server):
     assert held.returncode == 0 and json.loads(held.stdout)["jobs"][0]["status"] == "running"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    from studio.job_files import live_progress, sidecar_dir
+    from studio.generation.job_files import live_progress, sidecar_dir
 
     assert list(sidecar_dir(db).glob("1.json"))  # the killed run's progress file stays,
     assert live_progress(db) == []  # but a dead process's job is not shown as running

@@ -9,7 +9,7 @@ import pytest
 from helpers import write_jsonl
 from generators.judge import parse_verdict
 from generators.parsing import ParseError
-from studio.curation.agreement import agreement, band, cohen_kappa
+from studio.scoring.agreement import agreement, band, cohen_kappa
 from studio.errors import TeacherFailed
 
 ROWS = [("ferry to Dunmore cancelled again, next one at 8:20", "The Dunmore ferry was cancelled "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helpers import GOOD, load_hand_made
-from studio.curation.heuristics import TaskStats, check, heuristics_score, mojibake
+from studio.scoring.heuristics import TaskStats, check, heuristics_score, mojibake
 from studio.errors import BadInput, Conflict
 
 

@@ -99,7 +99,7 @@ def test_kill_9_at_random_points_under_load_repays_at_most_what_was_in_flight(db
     every answer that arrived is in the journal, so a resume pays again only for the requests
     that were in flight (at most the concurrency each time), never for answers received."""
     from studio import Studio
-    from studio.job_files import live_progress
+    from studio.generation.job_files import live_progress
 
     concurrency, n = 6, 1200
     srv = server(latency=0.15)  # about 40 answers a second

@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.curation.scoring_service import Scoring
 from studio.curation.service import Curation
 from studio.errors import BadInput, Conflict
 from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
@@ -23,6 +22,7 @@ from studio.export.records import canonical, features, record, record_hash
 from studio.export.splits import SPLITS, assign, cross_split, group_rows, parse_ratios
 from studio.export.writer import render, sha256, split_glob, write
 from studio.reviews.service import Reviews
+from studio.scoring.service import Scoring
 from studio.settings import Settings
 from studio.store import Store
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import builtins
 
-from studio.curation.scoring import DEFAULT_THRESHOLDS
 from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash
+from studio.scoring.scores import DEFAULT_THRESHOLDS
 from studio.settings import Settings
 from studio.store import Store
 from studio.tasks import Task

@@ -98,7 +98,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
 
     @ui_errors
     def fit(task, file, name):
-        from studio.corruption import read_texts
+        from studio.corruption.rows import read_texts
 
         if file:
             messy, clean = read_texts(file, name=Path(file).name)
@@ -120,7 +120,7 @@ def build_corrupt_tab(gr, settings, studio, task_box, header):
         if not rows:
             raise gr.Error("No complete rows to corrupt in this task with that status and "
                            "those inputs.")
-        from studio.corruption import read_texts
+        from studio.corruption.rows import read_texts
 
         real = read_texts(file, name=Path(file).name)[0] if file else \
             studio.messy_sample(task=task)

@@ -14,7 +14,7 @@ CONFUSION_COLUMNS = ["judge rating", "people approved", "people rejected"]
 
 
 def build_scores_panel(gr, settings, studio, task_box, header):
-    from studio.curation.scoring import DEFAULT_THRESHOLDS, DESCRIBE
+    from studio.scoring.scores import DEFAULT_THRESHOLDS, DESCRIBE
     from studio.ui.generate_tab import STRUCTURED
 
     gr.Markdown("### Scores\nEvery complete row gets cheap checks (length, copying, repetition, "

@@ -1,5 +1,5 @@
 """The Studio's generation verbs: the teacher's config, starting, running, resuming and
-cancelling jobs. The job machinery itself is studio.generation's."""
+cancelling jobs. The job machinery itself is studio.generation.jobs's."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Generation:
                   budget_usd: float | None = None, import_file: str | None = None) -> dict:
         """Plan a generation job and store it (status running); run it with run_job."""
         from generators.recipes import RecipeError, builtin_recipe, load_recipe
-        from studio import generation
+        from studio.generation import jobs
 
         t = self.reviews.task(task)
         try:
@@ -80,7 +80,7 @@ class Generation:
         if (budget_tokens is not None and budget_tokens < 1) or (budget_usd is not None
                                                                   and budget_usd <= 0):
             raise BadInput("a budget must be positive")
-        params = generation.plan(self, task=t.name, mode=mode, n=n, seed_ids=seed_ids, seed=seed,
+        params = jobs.plan(self, task=t.name, mode=mode, n=n, seed_ids=seed_ids, seed=seed,
                                  recipe=rec, recipe_label=str(recipe or rec.name),
                                  import_file=import_file)
         params.update(budget_tokens=budget_tokens, budget_usd=budget_usd, teacher={
@@ -100,7 +100,7 @@ class Generation:
                 budget_usd: float | None = None, refresh: bool = False) -> dict:
         """Run or resume a job in this thread until it ends; returns the job. `refresh` asks
         every question again instead of reusing stored answers."""
-        from studio import generation, job_files
+        from studio.generation import job_files, jobs
 
         if job_id not in self._claimed:
             self.claim_job(job_id)
@@ -114,7 +114,7 @@ class Generation:
                 if self._stops[job_id].is_set():
                     stop.set()
                 self._stops[job_id] = stop
-            return generation.run(self, job, teacher, stop=self._stops[job_id],
+            return jobs.run(self, job, teacher, stop=self._stops[job_id],
                                   on_progress=on_progress, refresh=refresh)
         finally:
             self._stops.pop(job_id, None)
@@ -133,7 +133,7 @@ class Generation:
         threading.Thread(target=run, daemon=True, name=f"job-{job_id}").start()
 
     def check_resumable(self, job_id: int) -> dict:
-        from studio import job_files
+        from studio.generation import job_files
 
         job = self.job(job_id)
         if job_id in self._claimed or job_files.is_running_here(self.store.path, job_id):
@@ -145,7 +145,7 @@ class Generation:
     def claim_job(self, job_id: int) -> dict:
         """Mark a job as running in this process before its thread starts, so that nobody
         takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
-        from studio import job_files
+        from studio.generation import job_files
 
         self.check_resumable(job_id)
         job_files.mark_running(self.store.path, job_id)
@@ -175,7 +175,7 @@ class Generation:
     def live_job_note(self, job_id: int) -> str | None:
         """A running job's word on its endpoints (structured output in use, endpoints dropped),
         from its progress file."""
-        from studio import job_files
+        from studio.generation import job_files
 
         return next((p.get("note") for p in job_files.live_progress(self.store.path)
                      if p.get("job_id") == job_id), None)
@@ -231,7 +231,7 @@ class Generation:
         lets one process hold the file, its process is gone. A job of this process is running
         here from its claim until its end is stored, and the mark only changes a job that is
         still `running` when it is written, so a job ending right now is never marked."""
-        from studio import job_files
+        from studio.generation import job_files
 
         for j in self.store.running_jobs():
             if not job_files.is_running_here(self.store.path, j["id"]):

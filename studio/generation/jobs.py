@@ -19,10 +19,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from studio.generation.job_files import mark_running, release, sidecar_dir
+from studio.generation.journal import Journal
+from studio.generation.journal import fold as fold_journal
 from studio.importing import content_hash
-from studio.job_files import mark_running, release, sidecar_dir
-from studio.journal import Journal
-from studio.journal import fold as fold_journal
 
 MODES = ("outputs", "inputs", "both")
 FLUSH_SECONDS = 1.0  # results are in the store this long after they arrive (answers are
@@ -73,8 +73,9 @@ class Writer(threading.Thread):
     cancel request.
 
     Every answer that was read is also appended to the job's journal (`STORE.jobs/ID.journal`,
-    studio.journal) the moment it arrives, so a kill -9 loses none of them. Before each batch
-    the journal is rotated, and a rotated part is dropped once its answers are stored."""
+    studio.generation.journal) the moment it arrives, so a kill -9 loses none of them. Before
+    each batch the journal is rotated, and a rotated part is dropped once its answers are
+    stored."""
 
     def __init__(self, studio, job: dict, progress: Progress, on_progress=None):
         super().__init__(daemon=True, name=f"job-{job['id']}-writer")

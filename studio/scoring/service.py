@@ -31,7 +31,7 @@ class Scoring:
         optionally ask the judge, and recombine quality. Every run replaces the computed scores;
         judge ratings stay until the judge is asked again."""
         from studio.curation.neighbours import nearest_other
-        from studio.curation.scoring import COMPUTED, compute
+        from studio.scoring.scores import COMPUTED, compute
 
         t = self.reviews.task(task)
         start = time.perf_counter()
@@ -51,7 +51,7 @@ class Scoring:
         return out
 
     def _recombine(self, task: str, ids: list[int] | None = None) -> None:
-        from studio.curation.scoring import combine
+        from studio.scoring.scores import combine
 
         parts = self.store.task_scores(task, ["heuristics", "faithfulness", "judge"])
         if ids is not None:
@@ -60,7 +60,7 @@ class Scoring:
 
     def score_summary(self, task: str | None = None) -> dict:
         """Counts of scored and flagged rows, means, and each score's histogram."""
-        from studio.curation.scoring import CHECKS
+        from studio.scoring.scores import CHECKS
 
         t = self.reviews.task(task)
         counts = self.store.score_counts(t.name)
@@ -82,7 +82,7 @@ class Scoring:
         return _histogram(name, values) if len(values) else None
 
     def explain_scores(self, example_id: int) -> list[dict]:
-        from studio.curation.scoring import explain
+        from studio.scoring.scores import explain
 
         self.reviews.get(example_id)
         return explain(self.store.score_details(example_id))
@@ -190,7 +190,7 @@ class Scoring:
     def agreement(self, *, task: str | None = None, cut: int = 4) -> dict:
         """How the judge's ratings (and the quality score at the current thresholds) agree with
         the decisions people made: Cohen's kappa, the confusion table."""
-        from studio.curation.agreement import agreement
+        from studio.scoring.agreement import agreement
 
         if cut not in range(2, 6):
             raise BadInput(f"the cut is the lowest rating that counts as approve: 2-5, got {cut}")
@@ -211,7 +211,7 @@ class Scoring:
     # -- auto-review -----------------------------------------------------------------------
 
     def thresholds(self, task: str | None = None) -> tuple[float, float]:
-        from studio.curation.scoring import DEFAULT_THRESHOLDS
+        from studio.scoring.scores import DEFAULT_THRESHOLDS
 
         saved = self.store.get_setting("auto_thresholds", {}).get(self.reviews.task(task).name)
         return tuple(saved) if saved else DEFAULT_THRESHOLDS
@@ -295,7 +295,7 @@ class Scoring:
 
 
 def _histogram(name: str, values) -> dict:
-    from studio.curation.scoring import histogram
+    from studio.scoring.scores import histogram
 
     if name == "judge":
         return histogram(values, 0.5, 5.5, 5)

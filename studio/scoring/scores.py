@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.curation.heuristics import EXPLAIN, TaskStats, check, heuristics_score
+from studio.scoring.heuristics import EXPLAIN, TaskStats, check, heuristics_score
 
 FAITH_LOW, FAITH_HIGH = 0.25, 0.55
 WEIGHTS = {"faithfulness": 1.0, "judge": 2.0}

@@ -1,5 +1,5 @@
 """Corruption: noise profiles (built-in, stored, fitted), previews and corrupt batches of a
-task's rows. The row work is studio.corruption's; built on the store, the settings and Reviews
+task's rows. The row work is studio.corruption.rows'; built on the store, the settings and Reviews
 (task lookup)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class Corruption:
 
     def noise_profile(self, spec=None):
         """A NoiseProfile from a built-in name, a stored name, a TOML/JSON file, or itself."""
-        from studio.corruption import resolve_profile
+        from studio.corruption.rows import resolve_profile
 
         return resolve_profile(self.store, spec)
 
@@ -62,7 +62,7 @@ class Corruption:
     def corrupt_preview(self, *, task: str | None = None, profile=None, status: str | None = None,
                         inputs: str = "clean", seed: int = 0,
                         limit: int = 20) -> list[dict]:
-        from studio.corruption import preview
+        from studio.corruption.rows import preview
 
         return preview(self.store, self.reviews.task(task).name, self.noise_profile(profile),
                        status=status, inputs=inputs, seed=seed, limit=limit)
@@ -75,7 +75,7 @@ class Corruption:
         `corrupted`, parent = the clean row, output = its output). By default only rows whose
         input is clean; `inputs="any"` (or "messy"), or `ids`, reach the user's real messy
         inputs too. One undo removes the batch."""
-        from studio.corruption import INPUTS, corrupt_rows
+        from studio.corruption.rows import INPUTS, corrupt_rows
 
         if status is not None and status not in STATUSES:
             raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
