@@ -62,3 +62,12 @@ def test_the_readme_table_names_every_command_and_only_real_flags():
               for flag in sorted(flags - have[cmd])]
     missing = sorted(set(have) - {cmd for cmd, _ in listed})
     assert not wrong and not missing, (wrong, missing)
+
+
+def test_the_readme_states_the_canonical_rule_the_code_applies():
+    """The rule lives in CANONICAL_RANK; the README quotes it, so changing one without the other
+    fails here."""
+    from studio.curation.dedupe import rule_text
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert rule_text() in readme

@@ -1,10 +1,9 @@
 """Which rows duplicate which: exact (same normalised input) and semantic (input vectors at
 cosine >= threshold), grouped into clusters around one canonical row each.
 
-The rule, deterministic and explainable:
-1. Rows are ranked: pinned by a person first, then the user's real rows (imported) before
-   synthetic ones (teacher-written or corrupted copies), then approved, pending, rejected; rows
-   with an output before input-only ones; higher quality score; older; lower id.
+The rule, deterministic and explainable, written once here (CANONICAL_RANK and duplicate_kind;
+the README quotes `rule_text()`, and a test keeps it in step):
+1. Rows are ranked by CANONICAL_RANK, best canonical candidate first.
 2. In rank order, a row nobody has claimed becomes canonical and claims every unclaimed row that
    duplicates it, except rows of its own family (one seed and everything generated or corrupted
    from it) and pinned rows. So every duplicate points at a canonical row, never at another
@@ -12,6 +11,7 @@ The rule, deterministic and explainable:
 3. With a cap of K variants per parent, a parent's surviving children past the best K become
    `variant` duplicates of the best one.
 Statuses are never changed: a duplicate keeps its status and export and training skip it.
+A person's pick (Curation.choose_canonical) re-points a cluster with the same duplicate_kind.
 """
 
 from __future__ import annotations
@@ -64,16 +64,50 @@ class DedupePlan:
                 "kind": self.kind[m]}
 
 
-def rank_order(rows: dict[str, np.ndarray]) -> np.ndarray:
-    """Row positions, best canonical candidate first (see the module's rule)."""
-    status = np.full(len(rows["id"]), len(STATUS_RANK))
+# Which row of a cluster is canonical: the first key decides, the next breaks ties, and so on.
+# Each entry: (the key, lower sorts first, in words).
+CANONICAL_RANK = (
+    ("pinned", "a row a person picked"),
+    ("real", "then the user's real (imported) rows over synthetic copies (teacher-written or "
+             "corrupted)"),
+    ("status", "then approved over pending over rejected"),
+    ("has_output", "then rows with an output over input-only ones"),
+    ("score", "then the higher `quality` score"),
+    ("created", "then the older row"),
+    ("id", "then the lower id"),
+)
+
+
+def rule_text() -> str:
+    """The rank in words, as the README gives it."""
+    return ", ".join(words for _, words in CANONICAL_RANK) + "."
+
+
+def _rank_keys(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    n = len(rows["id"])
+    status = np.full(n, len(STATUS_RANK))
     for name, rank in STATUS_RANK.items():
         status[rows["status"] == name] = rank
     score = np.asarray(rows["score"], dtype=np.float64)
-    score_key = np.where(np.isnan(score), np.inf, -score)
-    real = rows.get("real", np.zeros(len(rows["id"]), bool))
-    return np.lexsort((rows["id"], rows["created"], score_key, ~rows["has_output"].astype(bool),
-                       status, ~np.asarray(real).astype(bool), ~rows["pinned"].astype(bool)))
+    return {"pinned": ~rows["pinned"].astype(bool),
+            "real": ~np.asarray(rows.get("real", np.zeros(n, bool))).astype(bool),
+            "status": status,
+            "has_output": ~rows["has_output"].astype(bool),
+            "score": np.where(np.isnan(score), np.inf, -score),
+            "created": rows["created"],
+            "id": rows["id"]}
+
+
+def rank_order(rows: dict[str, np.ndarray]) -> np.ndarray:
+    """Row positions, best canonical candidate first (CANONICAL_RANK)."""
+    keys = _rank_keys(rows)
+    return np.lexsort([keys[name] for name, _ in reversed(CANONICAL_RANK)])
+
+
+def duplicate_kind(same_exact_key: bool, capped: bool = False) -> str:
+    """A duplicate's kind: `variant` when the variant cap made it one, else `exact` when its
+    normalised input equals the canonical row's, else `semantic`."""
+    return "variant" if capped else "exact" if same_exact_key else "semantic"
 
 
 def families(ids: np.ndarray, parents: np.ndarray) -> np.ndarray:
@@ -130,15 +164,15 @@ def plan_dedupe(rows: dict[str, np.ndarray], vectors: np.ndarray, threshold: flo
         if claimed[r]:
             continue
         claimed[r] = True  # canonical from here on: nobody later can claim it
-        candidates = {m: "exact" for m in exact_members.get(exact_of[r], ())}
+        candidates = list(exact_members.get(exact_of[r], ()))
         for t, _s in sem_adj.get(text_of[r], ()):
-            for m in rows_of_text.get(t, (first[t],)):
-                candidates.setdefault(m, "semantic")
-        for m, k in candidates.items():
+            candidates += rows_of_text.get(t, (first[t],))
+        for m in dict.fromkeys(candidates):
             if claimed[m] or pinned[m] or family[m] == family[r]:
                 continue
             claimed[m] = True
-            dup[m], kind[m], sim[m] = r, k, cos(r, m)
+            dup[m], sim[m] = r, cos(r, m)
+            kind[m] = duplicate_kind(bool(exact_of[m] == exact_of[r]))
     if max_variants is not None:
         _cap_variants(rows, dup, sim, kind, pinned, max_variants, cos)
     canon = np.full(n, -1, np.int64)
@@ -171,7 +205,7 @@ def _cap_variants(rows, dup, sim, kind, pinned, cap, cos):
                 continue
             if r in anchors:  # it is the canonical row of duplicates of its own: leave it
                 continue
-            dup[r], kind[r], sim[r] = best, "variant", cos(best, r)
+            dup[r], kind[r], sim[r] = best, duplicate_kind(False, capped=True), cos(best, r)
 
 
 def _adjacency(n: int, pairs) -> dict[int, list[tuple[int, float]]]:

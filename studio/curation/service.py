@@ -126,6 +126,8 @@ class Curation:
         become its duplicates. Statuses do not change."""
         import numpy as np
 
+        from studio.curation.dedupe import duplicate_kind
+
         row = self.reviews.get(example_id)
         if row["cluster_id"] is None:
             raise Conflict(f"example {example_id} is in no duplicate cluster; run dedupe first")
@@ -140,9 +142,8 @@ class Curation:
                 continue
             sims[m["id"]] = float(np.dot(vec[m["id"]], vec[example_id])) \
                 if m["id"] in vec and example_id in vec else None
-            kinds[m["id"]] = ("exact" if keys[m["id"]] == keys[example_id] else
-                              m["duplicate_kind"] if m["duplicate_kind"] == "variant" else
-                              "semantic")
+            kinds[m["id"]] = duplicate_kind(keys[m["id"]] == keys[example_id],
+                                            capped=m["duplicate_kind"] == "variant")
         self.store.set_canonical(members, example_id, sims, kinds,
                                  reviewer or self.settings.reviewer)
         return {"cluster_id": example_id, "canonical": example_id,
