@@ -11,8 +11,22 @@ import json
 import os
 import sys
 
-from studio import cli_curate, cli_export, cli_generate, cli_noise, cli_score, cli_train
+from studio import cli_curate, cli_deploy, cli_export, cli_generate, cli_noise, cli_score, cli_train
 from studio.display import shorten
+from studio.records import (
+    BulkResult,
+    Deleted,
+    Example,
+    ExampleDetail,
+    ImportResult,
+    InitResult,
+    Nothing,
+    Page,
+    Stats,
+    TaskList,
+    TaskRecord,
+    Undone,
+)
 from studio.vocabulary import SOURCES, STATUSES
 
 EPILOG = """exit codes: 0 ok, 1 bad input or usage, 3 the store is held by another process,
@@ -117,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_score.add_parsers(cmd)
     cli_export.add_parsers(cmd)
     cli_train.add_parsers(cmd)
+    cli_deploy.add_parsers(cmd)
 
     sp = cmd("ui", "start the Gradio app on this store (127.0.0.1 unless --host, with auth)",
              task=True)
@@ -129,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands: each returns (data for --json, text for people) -----------------------------
 
-def _init(s, a):
+def _init(s, a) -> tuple[InitResult, str]:
     results = s.import_samples() if a.sample else []
     data = {"db": str(s.path), "tasks": [t.name for t in s.tasks()], "imported": results}
     text = f"store ready: {s.path}" + "".join(
@@ -139,7 +154,7 @@ def _init(s, a):
     return data, text
 
 
-def _import(s, a):
+def _import(s, a) -> tuple[ImportResult, str]:
     from studio.importing import describe_import, parse_map
 
     labels = [x.strip() for x in a.labels.split(",")] if a.labels else None
@@ -148,7 +163,7 @@ def _import(s, a):
     return r, describe_import(r)
 
 
-def _stats(s, a):
+def _stats(s, a) -> tuple[Stats, str]:
     st = s.stats(a.task)
     lines = [f"total {st['total']}  (input-only {st['input_only']}, duplicates {st['duplicates']})"]
     for key in ("by_status", "by_source", "by_task"):
@@ -156,7 +171,7 @@ def _stats(s, a):
     return st, "\n".join(lines)
 
 
-def _list(s, a):
+def _list(s, a) -> tuple[Page, str]:
     r = s.list(status=a.status, source=a.source, task=a.task, text=a.text, limit=a.limit,
                offset=a.offset)
     lines = [f"{r['total']} matching" + (f", showing {len(r['rows'])}" if r["rows"] else "")]
@@ -167,7 +182,7 @@ def _list(s, a):
     return r, "\n".join(lines)
 
 
-def _show(s, a):
+def _show(s, a) -> tuple[ExampleDetail, str]:
     row = s.get(a.id)
     row["history"] = s.history(a.id)
     row["scores"] = s.explain_scores(a.id)
@@ -183,12 +198,12 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def _review(s, a):
+def _review(s, a) -> tuple[Example, str]:
     row = s.review(a.id, a.action)
     return row, f"#{row['id']} is now {row['status']}"
 
 
-def _bulk(s, a):
+def _bulk(s, a) -> tuple[BulkResult, str]:
     filters = dict(status=a.status, source=a.source, task=a.task, text=a.text)
     if not a.yes:
         n = s.list(limit=0, **filters)["total"]
@@ -203,17 +218,17 @@ def _bulk(s, a):
     return r, f"{a.action}: {r['changed']} changed, {r['skipped']} skipped (one undo reverts it)"
 
 
-def _edit(s, a):
+def _edit(s, a) -> tuple[Example, str]:
     row = s.edit(a.id, input=a.input, output=a.output)
     return row, f"#{row['id']} edited"
 
 
-def _delete(s, a):
+def _delete(s, a) -> tuple[Deleted, str]:
     r = s.delete(a.ids)
     return r, f"deleted {', '.join(f'#{i}' for i in r['deleted'])} (undo puts them back)"
 
 
-def _undo(s, a):
+def _undo(s, a) -> tuple[Undone, str]:
     r = s.undo_batch(a.batch) if a.batch is not None else s.undo()
     ids = r["example_ids"]
     shown = ", ".join(f"#{i}" for i in ids[:10]) + (f" and {len(ids) - 10} more"
@@ -221,14 +236,14 @@ def _undo(s, a):
     return r, f"undid {r['undone']} on {shown}"
 
 
-def _tasks(s, a):
+def _tasks(s, a) -> tuple[TaskList, str]:
     tasks = [t.to_dict() for t in s.tasks()]
     return {"tasks": tasks}, "\n".join(
         f"{t['name']:<22} {t['kind']:<14} " + (", ".join(t["labels"]) or t["output_meaning"])
         for t in tasks)
 
 
-def _add_task(s, a):
+def _add_task(s, a) -> tuple[TaskRecord, str]:
     labels = [x.strip() for x in a.labels.split(",") if x.strip()] if a.labels else None
     t = s.add_task(a.name, a.instruction, input_meaning=a.input_meaning,
                    output_meaning=a.output_meaning, labels=labels)
@@ -257,7 +272,7 @@ def _held_store(args, err) -> tuple[dict, str] | None:
             f"asked job {args.job} to stop; it stays resumable")
 
 
-def _ui(s, a):
+def _ui(s, a) -> tuple[Nothing, str]:
     from studio.ui import build_app, serve
 
     demo = build_app(s.settings, s)
@@ -271,7 +286,7 @@ COMMANDS = {"init": _init, "import": _import, "stats": _stats, "list": _list, "s
             "tasks": _tasks, "add-task": _add_task, "ui": _ui, **cli_generate.COMMANDS,
             **cli_noise.COMMANDS,
             **cli_curate.COMMANDS, **cli_score.COMMANDS, **cli_export.COMMANDS,
-            **cli_train.COMMANDS}
+            **cli_train.COMMANDS, **cli_deploy.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unexpected {type(e).__name__}: {e} (set SFT_STUDIO_DEBUG=1 for the "
               "traceback)", file=sys.stderr)
         return 1
+    if args.command in cli_deploy.PRINTS_ITSELF:
+        return 0
     try:
         if args.json:
             json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)

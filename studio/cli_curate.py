@@ -6,6 +6,14 @@ import sys
 from contextlib import contextmanager
 
 from studio.display import shorten
+from studio.records import (
+    CanonicalChoice,
+    ClusterList,
+    ClusterRows,
+    DedupeResult,
+    EmbedResult,
+    Similar,
+)
 from studio.vocabulary import DUPLICATE_THRESHOLD
 
 
@@ -56,7 +64,7 @@ def _bar(desc: str, unit: str):
         bar.close()
 
 
-def _embed(s, a):
+def _embed(s, a) -> tuple[EmbedResult, str]:
     with _bar("embedding", "text") as progress:
         r = s.embed(model=a.model, task=a.task,
                     on_progress=progress)
@@ -66,7 +74,7 @@ def _embed(s, a):
                            for m in r["cached"]))
 
 
-def _dedupe(s, a):
+def _dedupe(s, a) -> tuple[DedupeResult, str]:
     with _bar("embedding", "text") as progress:
         s.embed(model=a.model, task=a.task, on_progress=progress)
     with _bar("comparing", "block") as progress:
@@ -86,7 +94,7 @@ def _dedupe(s, a):
     return r, "\n".join(lines)
 
 
-def _similar(s, a):
+def _similar(s, a) -> tuple[Similar, str]:
     r = s.similar(a.id, k=a.k, model=a.model)
     lines = [f"nearest to #{a.id} ({r['model']}):"]
     for n in r["neighbours"]:
@@ -96,7 +104,7 @@ def _similar(s, a):
     return r, "\n".join(lines)
 
 
-def _clusters(s, a):
+def _clusters(s, a) -> tuple[ClusterList | ClusterRows, str]:
     if a.cluster is not None:
         rows = s.cluster(a.cluster)
         role = ["canonical" if r["duplicate_of"] is None else r["duplicate_kind"] for r in rows]
@@ -111,7 +119,7 @@ def _clusters(s, a):
     return r, "\n".join(lines)
 
 
-def _canonical(s, a):
+def _canonical(s, a) -> tuple[CanonicalChoice, str]:
     r = s.choose_canonical(a.id)
     return r, (f"#{a.id} is now the canonical row of its cluster; "
                f"{len(r['members']) - 1} rows point at it")

@@ -6,6 +6,7 @@ import argparse
 
 from studio.cli_curate import _bar
 from studio.export import FORMATS, LICENSES, PII_MODES, SCHEMAS, TEST_FROM
+from studio.records import ExportList, ExportSummary, PushResult
 
 
 def add_parsers(cmd) -> None:
@@ -44,7 +45,7 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--all-tasks", action="store_true")
 
 
-def _export(s, a):
+def _export(s, a) -> tuple[ExportSummary, str]:
     from studio.export.pii import describe
 
     with _bar("checking leakage", "row") as progress:
@@ -73,7 +74,7 @@ def _export(s, a):
     return r, "\n".join(lines)
 
 
-def _push(s, a):
+def _push(s, a) -> tuple[PushResult, str]:
     r = s.push(a.repo_id, folder=a.folder, private=not a.public, dry_run=a.dry_run)
     size = sum(f["bytes"] for f in r["files"])
     what = "private" if r["private"] else "public"
@@ -87,7 +88,7 @@ def _push(s, a):
     return r, "\n".join(lines)
 
 
-def _exports(s, a):
+def _exports(s, a) -> tuple[ExportList, str]:
     rows = s.exports(None if a.all_tasks else s.task(a.task).name)
     lines = [f"#{e['id']} {e['created_at'][:19]} {e['task']} {e['rows']} rows "
              f"{e['format']}/{e['schema']} -> {e['out_dir']}" for e in rows]

@@ -7,6 +7,7 @@ import sys
 
 from studio.display import shorten
 from studio.errors import BadInput, TeacherFailed
+from studio.records import HeldJobList, Job, JobCancelRequested, JobFailures, JobList, TeacherCheck
 from studio.teacher_args import add_endpoint_args
 
 
@@ -50,7 +51,7 @@ def add_parsers(cmd) -> None:
     sp.add_argument("job", type=int)
 
 
-def _generate(s, a):
+def _generate(s, a) -> tuple[Job, str]:
     import signal
     import threading
 
@@ -92,7 +93,7 @@ def _generate(s, a):
     return out, text
 
 
-def _teacher_check(s, a):
+def _teacher_check(s, a) -> tuple[TeacherCheck, str]:
     teacher = s.teacher_config(model=a.model, base_urls=a.base_urls, timeout=a.timeout,
                                structured=a.structured)
     results = s.check_teacher(teacher)
@@ -159,7 +160,7 @@ def _job_hint(j: dict) -> str:
     return "".join(f"\n  {h}" for h in hints)
 
 
-def _jobs(s, a):
+def _jobs(s, a) -> tuple[JobList | HeldJobList | JobFailures, str]:
     if a.failures is not None:
         rows = s.job_failures(a.failures)
         return {"job": a.failures, "failures": rows}, "\n".join(
@@ -169,7 +170,7 @@ def _jobs(s, a):
     return {"jobs": jobs}, "\n".join(_job_line(j) for j in jobs) or "no jobs yet"
 
 
-def _cancel(s, a):
+def _cancel(s, a) -> tuple[Job | JobCancelRequested, str]:
     job = s.cancel_job(a.job)
     return _job_out(job), f"job {a.job} cancelled (sft-studio generate --resume {a.job} goes on)"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from studio.records import CorruptResult, FitNoiseResult, RealismReport
 from studio.vocabulary import STATUSES
 
 TEXT_FILES = ("JSONL with a 'text' (or 'input') field and, optionally, 'clean' (or 'output'), "
@@ -43,7 +44,7 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--seed", type=int, default=0, help="cross-validation seed")
 
 
-def _corrupt(s, a):
+def _corrupt(s, a) -> tuple[CorruptResult, str]:
     bar = None
     if not a.json and sys.stderr.isatty():
         from tqdm import tqdm
@@ -74,7 +75,7 @@ def _corrupt(s, a):
     return r, "\n".join(lines)
 
 
-def _fit_noise(s, a):
+def _fit_noise(s, a) -> tuple[FitNoiseResult, str]:
     if a.file:
         from studio.corruption.rows import read_texts
 
@@ -103,7 +104,7 @@ def _fit_noise(s, a):
             "profile": profile.to_dict(), "out": a.out}, "\n".join(lines)
 
 
-def _realism(s, a):
+def _realism(s, a) -> tuple[RealismReport, str]:
     from generators.noise import format_report, realism_report
     from studio.corruption.rows import read_texts
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from studio.cli_curate import _bar
 from studio.errors import BadInput
+from studio.records import Agreement, AutoResult, AutoUndone, ScoreResult
 from studio.teacher_args import STRUCTURED_CHOICES, STRUCTURED_HELP
 
 
@@ -39,7 +40,7 @@ def add_parsers(cmd) -> None:
                     help="lowest rating that counts as approve (default 4)")
 
 
-def _score(s, a):
+def _score(s, a) -> tuple[ScoreResult, str]:
     teacher = None
     if a.judge:
         teacher = s.teacher_config(model=a.model, base_urls=a.base_urls,
@@ -69,7 +70,7 @@ def _score(s, a):
     return r, "\n".join(lines)
 
 
-def _auto(s, a):
+def _auto(s, a) -> tuple[AutoResult | AutoUndone, str]:
     if a.undo:
         r = s.undo_auto(task=a.task)
         return r, f"reverted auto batch {r['batch_id']}: {len(r['example_ids'])} rows pending again"
@@ -85,7 +86,7 @@ def _auto(s, a):
     return r, text
 
 
-def _agreement(s, a):
+def _agreement(s, a) -> tuple[Agreement, str]:
     r = s.agreement(task=a.task, cut=a.cut)
     j = r["judge"]
     kappa = "n/a" if j["kappa"] is None else f"{j['kappa']:.3f}"

@@ -6,6 +6,8 @@ import sys
 from contextlib import contextmanager
 
 from studio.errors import TrainFailed
+from studio.records import CurveResult, Evaluation, ModelPush, Run, RunList
+from studio.teacher_args import add_endpoint_args
 
 
 def _run_options(sp) -> None:
@@ -40,11 +42,21 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--again", action="store_true", help="recompute even if already scored")
     sp.add_argument("--rows", type=int, default=5, help="outputs to show, worst first "
                     "(default 5)")
-    sp = cmd("push-model", "push a run's LoRA adapter (or merged model) to a Hugging Face "
-             "model repo (token: $HF_TOKEN)")
+    sp.add_argument("--judge", action="store_true", help="also ask an LLM judge which answer "
+                    "is better on every row, in both orders (position bias cancelled): the "
+                    "tuned model's win rate with its 95%% interval; answers are cached")
+    sp.add_argument("--refresh", action="store_true", help="with --judge: ask again instead "
+                    "of using cached answers")
+    sp.add_argument("--concurrency", type=int, help="with --judge: requests at once")
+    add_endpoint_args(sp)
+    sp = cmd("push-model", "push a run's LoRA adapter (or merged model, or GGUF export) to a "
+             "Hugging Face model repo (token: $HF_TOKEN)")
     sp.add_argument("run", type=int, metavar="RUN")
     sp.add_argument("repo_id", metavar="REPO_ID", help="OWNER/NAME")
     sp.add_argument("--merged", action="store_true", help="push merged/ instead of adapter/")
+    sp.add_argument("--gguf", action="store_true", help="push the run's newest GGUF export "
+                    "(see export-model) with its Modelfile and a card that lists the formats "
+                    "and the commands")
     sp.add_argument("--public", action="store_true", help="make a new repo public "
                     "(default private)")
     sp.add_argument("--dry-run", action="store_true", help="list what would be pushed")
@@ -138,7 +150,7 @@ def _eval_line(e: dict) -> str:
             f"{f(e['tuned'])} ({'+' if (e['delta'] or 0) >= 0 else ''}{f(e['delta'])})")
 
 
-def _train(s, a):
+def _train(s, a) -> tuple[Run, str]:
     from studio.training.service import public
 
     if a.resume:
@@ -153,14 +165,14 @@ def _train(s, a):
     return public(run), _describe(run)
 
 
-def _cancel_run(s, a):
+def _cancel_run(s, a) -> tuple[Run, str]:
     from studio.training.service import public
 
     run = s.cancel_run(a.run)
     return public(run), _describe(run)
 
 
-def _runs(s, a):
+def _runs(s, a) -> tuple[RunList, str]:
     from studio.training.service import public
 
     runs = s.runs(None if a.all_tasks else s.task(a.task).name)
@@ -173,8 +185,16 @@ def _runs(s, a):
     return {"runs": [public(r) for r in runs]}, "\n".join(lines) or "no runs yet"
 
 
-def _eval(s, a):
+def _eval(s, a) -> tuple[Evaluation, str]:
     result = s.evaluate_run(a.run, again=a.again)
+    if a.judge:
+        from studio.cli_curate import _bar
+
+        teacher = s.teacher_config(model=a.model, base_urls=a.base_urls,
+                                   concurrency=a.concurrency, timeout=a.timeout,
+                                   structured=a.structured)
+        with _bar("judging", "row") as progress:
+            result = s.judge_run(a.run, teacher, refresh=a.refresh, on_progress=progress)
     lines = [_eval_line(result), "worst first:"]
     for row in result["rows"][:a.rows]:
         lines += [f"  #{row['id']} tuned {row['tuned_score']:.3f} base {row['base_score']:.3f}",
@@ -184,8 +204,8 @@ def _eval(s, a):
     return result, "\n".join(lines)
 
 
-def _push_model(s, a):
-    r = s.push_model(a.run, a.repo_id, merged=a.merged, private=not a.public,
+def _push_model(s, a) -> tuple[ModelPush, str]:
+    r = s.push_model(a.run, a.repo_id, merged=a.merged, gguf=a.gguf, private=not a.public,
                      dry_run=a.dry_run)
     what = "private" if r["private"] else "public"
     head = (f"would push {len(r['files'])} files to {what} model {r['repo_id']}"
@@ -193,7 +213,7 @@ def _push_model(s, a):
     return r, "\n".join([head] + [f"  {f['path']}  {f['bytes']:,} bytes" for f in r["files"]])
 
 
-def _learning_curve(s, a):
+def _learning_curve(s, a) -> tuple[CurveResult, str]:
     run = _follow(s, lambda p: s.learning_curve(
         model=a.model, task=a.task, epochs=a.epochs, lora_r=a.lora_r, max_steps=a.max_steps,
         settings=_settings(a.settings), detach=a.detach, on_progress=p), "learning curve")

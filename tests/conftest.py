@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import PII_INPUT, add_rows
+from helpers import PII_INPUT, add_rows, check_json_record, check_records
 
 # The cache the run started with (tests/setup_llama_cpp.sh builds into it): _isolated points
 # SFT_STUDIO_CACHE elsewhere inside every test.
@@ -79,6 +79,7 @@ def studio(db):
     from studio import Studio
 
     with Studio.open(db) as s:
+        check_records(s)  # every record the tests get back fits its documented shape
         try:
             yield s
         finally:
@@ -115,6 +116,8 @@ def cli(capsys, db):
     def run(*args):
         code = main(["--db", str(db), *map(str, args)])
         out, err = capsys.readouterr()
+        if code == 0 and "--json" in args:  # every --json the tests see fits its record
+            check_json_record(next(a for a in args if not str(a).startswith("-")), out)
         return code, out, err
 
     return run

@@ -133,3 +133,107 @@ def load_hand_made(studio):
                  {"input": "the screen cracked on day two", "output": "negative"}])
     studio.import_file(studio.path.parent / "s.jsonl", task="sentiment")
     return studio
+
+
+def shape_problems(value, tp, where: str = "$") -> list[str]:
+    """Where `value` (decoded JSON) breaks the record type `tp` (studio/records.py): missing or
+    unexpected keys, and values of the wrong kind, each with its path. [] when it fits."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is typing.Any:
+        return []
+    if origin in (typing.Union, types.UnionType):
+        found = [shape_problems(value, t, where) for t in args]
+        return [] if any(not f for f in found) else min(found, key=len)
+    if tp is type(None):
+        return [] if value is None else [f"{where}: {value!r} is not null"]
+    if typing.is_typeddict(tp):
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not a {tp.__name__} object"]
+        hints = typing.get_type_hints(tp)
+        out = [f"{where}: no {k!r} ({tp.__name__})" for k in sorted(tp.__required_keys__ - set(value))]
+        out += [f"{where}: {k!r} is not in {tp.__name__}" for k in sorted(set(value) - set(hints))]
+        for k in sorted(set(value) & set(hints)):
+            out += shape_problems(value[k], hints[k], f"{where}.{k}")
+        return out
+    if origin is list:
+        if not isinstance(value, list):
+            return [f"{where}: {type(value).__name__}, not a list"]
+        return [p for i, v in enumerate(value) for p in shape_problems(v, args[0], f"{where}[{i}]")]
+    if origin is dict:
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, not an object"]
+        return [p for k, v in value.items() for p in shape_problems(v, args[1], f"{where}.{k}")]
+    kinds = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(tp)
+    if kinds and (not isinstance(value, kinds) or (tp is not bool and isinstance(value, bool))):
+        return [f"{where}: {value!r} is not a {tp.__name__}"]
+    return []
+
+
+def command_record(command: str):
+    """The record a command's --json prints: its handler's annotated return (tuple[record, str])."""
+    import typing
+
+    from studio.cli import COMMANDS
+
+    hints = typing.get_type_hints(COMMANDS[command])
+    return typing.get_args(hints["return"])[0] if "return" in hints else None
+
+
+def check_json_record(command: str, out: str) -> None:
+    """Fail when a command's --json output does not fit the record its handler names."""
+    record = command_record(command)
+    assert record is not None, f"{command}'s handler names no record (-> tuple[Record, str])"
+    problems = shape_problems(json.loads(out), record)
+    assert not problems, f"{command} --json breaks {record}: " + "; ".join(problems[:8])
+
+
+def check_records(studio) -> None:
+    """Make every facade method whose annotation names a record (studio/records.py) check each
+    result it returns against it, on this instance: the Python API keeps its documented
+    shapes wherever the tests call it."""
+    import functools
+    import typing
+
+    from studio.service import Studio
+
+    def names_a_record(tp) -> bool:
+        return typing.is_typeddict(tp) or any(names_a_record(a) for a in typing.get_args(tp))
+
+    for name, fn in vars(Studio).items():
+        if name.startswith("_") or not callable(fn):
+            continue
+        record = typing.get_type_hints(fn).get("return")
+        if record is None or not names_a_record(record):
+            continue
+
+        def checked(*args, _fn=getattr(studio, name), _record=record, _name=name, **kw):
+            result = _fn(*args, **kw)
+            problems = shape_problems(json.loads(json.dumps(result, default=str)), _record)
+            assert not problems, f"Studio.{_name} breaks {_record}: " + "; ".join(problems[:8])
+            return result
+
+        setattr(studio, name, functools.wraps(fn)(checked))
+
+
+# The cache the run started with, where tests/setup_llama_cpp.sh builds llama-server: read when
+# conftest first imports this module, before its _isolated fixture points SFT_STUDIO_CACHE at a
+# temporary folder inside each test.
+USER_CACHE = os.environ.get("SFT_STUDIO_CACHE") or ""
+
+
+def teacher_answer(url: str, model: str, params: dict, messages, api_key=None):
+    """One chat completion through the studio's own teacher client (as Generate would ask a
+    served model)."""
+    from generators.teacher import Teacher, TeacherConfig, run_sync
+
+    config = TeacherConfig(model=model, base_urls=[url], api_key=api_key, max_attempts=1,
+                           timeout=60, structured="off")
+
+    async def one():
+        async with Teacher(config) as teacher:
+            return await teacher.complete(messages, params)
+
+    return run_sync(one())

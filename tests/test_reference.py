@@ -71,3 +71,34 @@ def test_the_readme_states_the_canonical_rule_the_code_applies():
 
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     assert rule_text() in readme
+
+
+def test_every_command_names_the_record_its_json_prints():
+    from helpers import command_record
+    from studio.cli import COMMANDS
+
+    unnamed = [c for c in COMMANDS if command_record(c) is None]
+    assert not unnamed, f"handlers without `-> tuple[Record, str]`: {unnamed}"
+
+
+def test_the_record_check_finds_missing_extra_and_mistyped_keys():
+    """The check the `cli` fixture runs on every --json output can fail, and says where."""
+    from helpers import shape_problems
+    from studio.records import BulkResult, Page
+
+    row = {"id": 1, "task": "t", "input": "x", "output": None, "source": "imported",
+           "parent_id": None, "status": "pending", "duplicate_of": None, "similarity": None,
+           "cluster_id": None, "duplicate_kind": None, "split": None, "meta": {},
+           "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+           "input_style": "clean", "scores": {"quality": 0.5}}
+    assert shape_problems({"total": 1, "rows": [row]}, Page) == []
+    broken = {**row, "id": True, "surprise": 1}
+    del broken["task"]
+    problems = shape_problems({"total": "1", "rows": [broken]}, Page)
+    assert set(problems) == {"$.rows[0]: 'surprise' is not in Example",
+                             "$.rows[0]: no 'task' (Example)", "$.rows[0].id: True is not a int",
+                             "$.total: '1' is not a int"}
+    # NotRequired keys may be absent; required ones may not
+    assert shape_problems({"action": "approve", "matched": 2, "changed": 1}, BulkResult) == []
+    assert shape_problems({"action": "approve", "matched": 2}, BulkResult) == [
+        "$: no 'changed' (BulkResult)"]

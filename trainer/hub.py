@@ -1,4 +1,5 @@
-"""Pushing a trained output folder (a LoRA adapter or a full/merged model) as a Hub model repo.
+"""Pushing a trained output folder (a LoRA adapter, a full/merged model, or a GGUF export with
+its Modelfile) as a Hub model repo.
 
 The repo is created if needed (private unless asked otherwise) and the folder uploaded in one
 commit, leaving out intermediate checkpoints and logs. The token is used for these calls only:
@@ -54,9 +55,9 @@ def check_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"no folder {folder} to push")
-    if not any((folder / m).is_file() for m in MARKERS):
+    if not any((folder / m).is_file() for m in MARKERS) and not any(folder.glob("*.gguf")):
         raise PushError(f"{folder} is not a trained model folder: it has no adapter_config.json "
-                        f"(a LoRA adapter) and no config.json (a full model)")
+                        f"(a LoRA adapter), no config.json (a full model) and no .gguf file")
     return folder
 
 

@@ -4,7 +4,10 @@ task's rows. The row work is studio.corruption.rows'; built on the store, the se
 
 from __future__ import annotations
 
+from typing import cast
+
 from studio.errors import BadInput
+from studio.records import CorruptResult
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -70,7 +73,7 @@ class Corruption:
     def corrupt(self, *, task: str | None = None, profile=None, status: str | None = None,
                 ids: list[int] | None = None, inputs: str = "clean", variants: int = 1,
                 seed: int = 0, limit: int | None = None, dry_run: bool = False,
-                on_progress=None, reviewer: str | None = None) -> dict:
+                on_progress=None, reviewer: str | None = None) -> CorruptResult:
         """Corrupt the inputs of a task's complete rows into new pending rows (source
         `corrupted`, parent = the clean row, output = its output). By default only rows whose
         input is clean; `inputs="any"` (or "messy"), or `ids`, reach the user's real messy
@@ -81,7 +84,9 @@ class Corruption:
             raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if inputs not in INPUTS:
             raise BadInput(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
-        return corrupt_rows(self.store, self.reviews.task(task).name, self.noise_profile(profile),
-                            status=status, ids=ids, inputs=inputs, variants=variants, seed=seed,
-                            limit=limit, dry_run=dry_run, on_progress=on_progress,
-                            reviewer=reviewer or self.settings.reviewer)
+        result = corrupt_rows(self.store, self.reviews.task(task).name,
+                              self.noise_profile(profile), status=status, ids=ids,
+                              inputs=inputs, variants=variants, seed=seed, limit=limit,
+                              dry_run=dry_run, on_progress=on_progress,
+                              reviewer=reviewer or self.settings.reviewer)
+        return cast(CorruptResult, result)

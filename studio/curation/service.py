@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 from studio.errors import BadInput, Conflict, NotFound
+from studio.records import (
+    CanonicalChoice,
+    ClusterList,
+    ClusterMember,
+    DedupeResult,
+    EmbedResult,
+    Similar,
+    TaskDedupe,
+)
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -48,7 +58,7 @@ class Curation:
             self._encoders[encoder.name] = encoder
 
     def embed(self, *, model: str | None = None, task: str | None = None,
-              on_progress=None) -> dict:
+              on_progress=None) -> EmbedResult:
         """Embed every input and output with no cached vector for the model (one task's, or all).
         The model becomes this store's embedding model."""
         from studio.curation.embed import embed_missing
@@ -60,11 +70,11 @@ class Curation:
                                on_progress=on_progress)
         self.store.set_setting("embedding_model", name)
         result["cached"] = self.store.embedding_models()
-        return result
+        return cast(EmbedResult, result)
 
     def dedupe(self, *, task: str | None = None, threshold: float = DUPLICATE_THRESHOLD,
                max_variants: int | None = None, dry_run: bool = False, model: str | None = None,
-               method: str = "auto", histogram: bool = False, on_progress=None) -> dict:
+               method: str = "auto", histogram: bool = False, on_progress=None) -> DedupeResult:
         """Mark duplicates in one task, or in every task (each on its own): embeds what is
         missing first. A dry run computes everything and writes nothing. `histogram` adds, per
         task of up to 20,000 rows, the rows counted by their nearest other-family cosine."""
@@ -82,16 +92,20 @@ class Curation:
         results = [run_dedupe(self.store, t, embedded["model"], threshold,
                               max_variants=max_variants, dry_run=dry_run, method=method,
                               histogram=histogram, on_progress=on_progress) for t in tasks]
-        keys = ("rows", "exact", "semantic", "variants", "clusters", "changed")
-        out = {"threshold": threshold, "dry_run": dry_run, "model": embedded["model"],
-               "max_variants": max_variants, "embedded": embedded["embedded"]}
-        out.update({k: sum(r[k] for r in results) for k in keys})
-        out["tasks"] = [{k: v for k, v in r.items() if k != "pairs"} for r in results]
-        out["pairs"] = [p for r in results for p in r["pairs"]]
-        return out
+        def total(key: str) -> int:
+            return sum(r[key] for r in results)
+
+        return DedupeResult(
+            threshold=threshold, dry_run=dry_run, model=embedded["model"],
+            max_variants=max_variants, embedded=embedded["embedded"], rows=total("rows"),
+            exact=total("exact"), semantic=total("semantic"), variants=total("variants"),
+            clusters=total("clusters"), changed=total("changed"),
+            tasks=[cast(TaskDedupe, {k: v for k, v in r.items() if k != "pairs"})
+                   for r in results],
+            pairs=[p for r in results for p in r["pairs"]])
 
     def similar(self, example_id: int, *, k: int = 10, model: str | None = None,
-                on_progress=None) -> dict:
+                on_progress=None) -> Similar:
         """The k rows of the same task whose inputs are nearest to this one's (cosine); embeds
         the task's new rows first."""
         from studio.curation.neighbours import top_k
@@ -110,18 +124,18 @@ class Curation:
              "source": found[i]["source"], "duplicate_of": found[i]["duplicate_of"],
              "input": found[i]["input"], "output": found[i]["output"]} for i, s in keep]}
 
-    def clusters(self, *, task: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    def clusters(self, *, task: str | None = None, limit: int = 50, offset: int = 0) -> ClusterList:
         total, rows = self.store.clusters(self.reviews.task(task).name, limit, offset)
         return {"total": total, "clusters": rows, "last_run": self.store.last_dedupe_run(
             self.reviews.task(task).name)}
 
-    def cluster(self, cluster_id: int) -> list[dict]:
+    def cluster(self, cluster_id: int) -> list[ClusterMember]:
         rows = self.store.cluster_rows(cluster_id)
         if not rows:
             raise NotFound(f"no duplicate cluster {cluster_id}")
         return rows
 
-    def choose_canonical(self, example_id: int, *, reviewer: str | None = None) -> dict:
+    def choose_canonical(self, example_id: int, *, reviewer: str | None = None) -> CanonicalChoice:
         """Make a row its cluster's canonical row (kept through later dedupe runs); the others
         become its duplicates. Statuses do not change."""
         import numpy as np

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.errors import BadInput, HubFailed
+from studio.records import PushedFile
 from trainer import hub as model_hub
 from trainer.hub import scrub
 
@@ -25,7 +26,7 @@ def check_repo_id(repo_id: str) -> str:
         raise BadInput(str(e)) from None
 
 
-def folder_files(folder: Path) -> list[dict]:
+def folder_files(folder: Path) -> list[PushedFile]:
     """What an upload of `folder` sends: every file, by relative path, with its size."""
     return [{"path": p.relative_to(folder).as_posix(), "bytes": p.stat().st_size}
             for p in sorted(folder.rglob("*")) if p.is_file()]

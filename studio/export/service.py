@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from studio.curation.service import Curation
 from studio.errors import BadInput, Conflict
@@ -21,6 +22,7 @@ from studio.export import pii as pii_scan
 from studio.export.records import canonical, features, record, record_hash
 from studio.export.splits import SPLITS, assign, cross_split, group_rows, parse_ratios
 from studio.export.writer import render, sha256, split_glob, write
+from studio.records import ExportRecord, ExportSummary, PushResult
 from studio.reviews.service import Reviews
 from studio.scoring.service import Scoring
 from studio.settings import Settings
@@ -200,7 +202,7 @@ class Exports:
                 "version": __version__}
 
     def export(self, out_dir: str | Path, *, expect: str | None = None, dry_run: bool = False,
-               **options) -> dict:
+               **options) -> ExportSummary:
         """Write the plan to `out_dir` (unless a dry run) and record it with its manifest."""
         plan = self.export_plan(**options)
         if expect is not None and plan.fingerprint != expect:
@@ -216,7 +218,7 @@ class Exports:
         hashes = {path: sha256(data) for path, data in sorted(files.items())}
         result["files"] = {p: {"bytes": len(files[p]), "sha256": h} for p, h in hashes.items()}
         if dry_run:
-            return result
+            return cast(ExportSummary, result)
         previous = self.store.last_export_to(str(out_dir))
         write(out_dir, files)
         export_id = self.store.record_export(
@@ -227,15 +229,15 @@ class Exports:
         self.store.set_splits(dict(zip(plan.ids, plan.splits)))
         result.update(export_id=export_id,
                       unchanged=bool(previous and previous["files"] == hashes))
-        return result
+        return cast(ExportSummary, result)
 
-    def exports(self, task: str | None = None, limit: int = 50) -> list[dict]:
+    def exports(self, task: str | None = None, limit: int = 50) -> list[ExportRecord]:
         if task:
             self.reviews.task(task)
         return self.store.exports(task, limit)
 
     def push(self, repo_id: str, *, folder: str | Path | None = None, token: str | None = None,
-             private: bool = True, dry_run: bool = False) -> dict:
+             private: bool = True, dry_run: bool = False) -> PushResult:
         """Push an export folder (default: the newest export) to a Hub dataset repo. The token
         is the one given (the app's session) or $HF_TOKEN; it is never stored."""
         from studio.export import hub
@@ -251,11 +253,13 @@ class Exports:
             raise BadInput(f"{folder} is not an export folder (README.md and data/ expected)")
         export = self.store.last_export_to(str(folder))
         files = hub.folder_files(folder)
-        changed = sorted(p for p, h in (export or {}).get("files", {}).items()
+        recorded = export["files"] if export else {}
+        changed = sorted(p for p, h in recorded.items()
                          if not (folder / p).is_file() or sha256((folder / p).read_bytes()) != h)
-        out = {"repo_id": repo_id, "folder": str(folder), "private": private, "dry_run": dry_run,
-               "export_id": export["id"] if export else None, "files": files,
-               "delete_patterns": hub.DELETE_PATTERNS, "changed_since_export": changed}
+        out = PushResult(repo_id=repo_id, folder=str(folder), private=private, dry_run=dry_run,
+                         export_id=export["id"] if export else None, files=files,
+                         delete_patterns=hub.DELETE_PATTERNS, changed_since_export=changed,
+                         url=None, commit_url=None)
         if dry_run:
             return out
         token = token or os.environ.get("HF_TOKEN")
@@ -266,4 +270,4 @@ class Exports:
         self.store.record_push(export["id"] if export else None, str(folder), repo_id, private,
                                sent["url"],
                                sent["commit_url"])
-        return out | sent
+        return {**out, "url": sent["url"], "commit_url": sent["commit_url"]}

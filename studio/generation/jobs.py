@@ -23,6 +23,7 @@ from studio.generation.job_files import mark_running, release, sidecar_dir
 from studio.generation.journal import Journal
 from studio.generation.journal import fold as fold_journal
 from studio.importing import content_hash
+from studio.records import JobRow
 
 MODES = ("outputs", "inputs", "both")
 FLUSH_SECONDS = 1.0  # results are in the store this long after they arrive (answers are
@@ -272,8 +273,8 @@ def build_items(studio, job: dict, recipe, states: dict[int, str]):
                    steer=steer(recipe, rng), sample=f"{p['seed']}:{k}")
 
 
-def run(studio, job: dict, teacher_config, *, stop: threading.Event, on_progress=None,
-        refresh: bool = False) -> dict:
+def run(studio, job: JobRow, teacher_config, *, stop: threading.Event, on_progress=None,
+        refresh: bool = False) -> JobRow:
     """Run (or resume) a claimed job to its end in this thread; returns the job as stored.
     `refresh` asks every question again instead of reusing stored answers."""
     from generators.teacher import run_sync

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from studio.errors import BadInput, Conflict, NotFound
+from studio.records import EndpointCheck, JobRow
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -64,7 +65,7 @@ class Generation:
     def start_job(self, teacher, *, task: str | None = None, mode: str = "outputs",
                   n: int | None = None, seed_ids: list[int] | None = None, seed: int | None = None,
                   recipe: str | Path | None = None, budget_tokens: int | None = None,
-                  budget_usd: float | None = None, import_file: str | None = None) -> dict:
+                  budget_usd: float | None = None, import_file: str | None = None) -> JobRow:
         """Plan a generation job and store it (status running); run it with run_job."""
         from generators.recipes import RecipeError, builtin_recipe, load_recipe
         from studio.generation import jobs
@@ -97,7 +98,7 @@ class Generation:
 
     def run_job(self, job_id: int, teacher, *, stop: threading.Event | None = None,
                 on_progress=None, budget_tokens: int | None = None,
-                budget_usd: float | None = None, refresh: bool = False) -> dict:
+                budget_usd: float | None = None, refresh: bool = False) -> JobRow:
         """Run or resume a job in this thread until it ends; returns the job. `refresh` asks
         every question again instead of reusing stored answers."""
         from studio.generation import job_files, jobs
@@ -115,7 +116,7 @@ class Generation:
                     stop.set()
                 self._stops[job_id] = stop
             return jobs.run(self, job, teacher, stop=self._stops[job_id],
-                                  on_progress=on_progress, refresh=refresh)
+                            on_progress=on_progress, refresh=refresh)
         finally:
             self._stops.pop(job_id, None)
             self._claimed.discard(job_id)
@@ -132,7 +133,7 @@ class Generation:
 
         threading.Thread(target=run, daemon=True, name=f"job-{job_id}").start()
 
-    def check_resumable(self, job_id: int) -> dict:
+    def check_resumable(self, job_id: int) -> JobRow:
         from studio.generation import job_files
 
         job = self.job(job_id)
@@ -142,7 +143,7 @@ class Generation:
             raise Conflict(f"job {job_id} is complete; nothing left to do")
         return job
 
-    def claim_job(self, job_id: int) -> dict:
+    def claim_job(self, job_id: int) -> JobRow:
         """Mark a job as running in this process before its thread starts, so that nobody
         takes it for interrupted meanwhile; refuse one that is running or has nothing left."""
         from studio.generation import job_files
@@ -156,7 +157,7 @@ class Generation:
         return self.job(job_id)
 
     def generate(self, teacher, *, stop=None, on_progress=None, refresh: bool = False,
-                 **plan) -> dict:
+                 **plan) -> JobRow:
         job = self.start_job(teacher, **plan)
         return self.run_job(job["id"], teacher, stop=stop, on_progress=on_progress,
                             refresh=refresh)
@@ -180,7 +181,7 @@ class Generation:
         return next((p.get("note") for p in job_files.live_progress(self.store.path)
                      if p.get("job_id") == job_id), None)
 
-    def check_teacher(self, teacher) -> list[dict]:
+    def check_teacher(self, teacher) -> list[EndpointCheck]:
         """What Test connection shows, per endpoint: whether it answers (and in how long), the
         model that answers, and the structured output it takes (`auto` walks the chain); or
         the reason it failed, in words."""
@@ -192,7 +193,7 @@ class Generation:
 
         return run_sync(probe())
 
-    def job(self, job_id: int) -> dict:
+    def job(self, job_id: int) -> JobRow:
         self.settle_interrupted()
         job = self.store.get_job(job_id)
         if job is None:
@@ -207,7 +208,7 @@ class Generation:
         """The newest rows a job wrote."""
         return self.store.job_examples(job_id, limit)
 
-    def jobs(self, limit: int = 100) -> list[dict]:
+    def jobs(self, limit: int = 100) -> list[JobRow]:
         self.settle_interrupted()
         return self.store.list_jobs(limit)
 
@@ -215,7 +216,7 @@ class Generation:
         self.job(job_id)
         return self.store.job_failures(job_id, limit)
 
-    def cancel_job(self, job_id: int) -> dict:
+    def cancel_job(self, job_id: int) -> JobRow:
         """Stop a running job (it stays resumable), or mark a stopped one cancelled."""
         job = self.job(job_id)
         if job_id in self._stops:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.importing import plan_import
+from studio.records import ImportResult
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -31,7 +32,7 @@ class Imports:
     def import_file(self, path: str | Path, *, task: str | None = None, fmt: str = "auto",
                     mapping: dict | None = None, name: str | None = None,
                     labels: list[str] | None = None, input_style: str = "auto",
-                    reviewer: str | None = None) -> dict:
+                    reviewer: str | None = None) -> ImportResult:
         """Import every row of a file or nothing, never a second copy of the user's data:
         a file row imported before (even if that row was edited or labelled since), an exact
         duplicate, or an input-only row whose input is stored already is skipped; a labelled
@@ -72,14 +73,14 @@ class Imports:
         }
 
     def _fill_from_import(self, example_id: int, row: dict, reviewer: str) -> None:
-        current = self.reviews.get(example_id)
+        current: dict = dict(self.reviews.get(example_id))  # read by field name below
         fields = {"output": row["output"], "content_hash": row["content_hash"],
                   "import_keys": [*(current["import_keys"] or []), row["content_hash"]]}
         self.store.update_example(example_id, fields)
         self.store.append_review(example_id, reviewer, "edit",
                                  {k: current[k] for k in fields}, fields)
 
-    def import_samples(self) -> list[dict]:
+    def import_samples(self) -> list[ImportResult]:
         """The bundled sample data; a file imported before adds nothing (import identity)."""
         return [self.import_file(SAMPLE_DIR / f, task=t, input_style=style, name=f)
                 for f, (t, style) in SAMPLE_FILES.items()]

@@ -5,9 +5,11 @@ undo."""
 from __future__ import annotations
 
 import builtins
+from typing import cast
 
 from studio.errors import BadInput, Conflict, NotFound
 from studio.importing import content_hash
+from studio.records import BulkResult, Deleted, Example, HistoryEntry, Page, Stats, Undone
 from studio.scoring.scores import DEFAULT_THRESHOLDS
 from studio.settings import Settings
 from studio.store import Store
@@ -54,14 +56,14 @@ class Reviews:
         self.store.save_task(task)
         return task
 
-    def stats(self, task: str | None = None) -> dict:
+    def stats(self, task: str | None = None) -> Stats:
         if task:
             self.task(task)
         return self.store.counts(task)
 
     def list(self, *, status=None, source=None, task=None, text=None, input_only=None,
              limit: int = 50, offset: int = 0, order_by: str = "id",
-             descending: bool = False) -> dict:
+             descending: bool = False) -> Page:
         if status and status not in STATUSES:
             raise BadInput(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
         if limit < 0 or offset < 0:
@@ -74,7 +76,7 @@ class Reviews:
             r.pop("import_keys", None)
         return {"total": total, "rows": rows}
 
-    def get(self, example_id: int) -> dict:
+    def get(self, example_id: int) -> Example:
         row = self.store.get_example(example_id)
         if row is None:
             raise NotFound(f"no example with id {example_id}")
@@ -98,10 +100,10 @@ class Reviews:
             return self.store.uncertain_rank(example_id, thresholds, **filters)
         return self.store.rank(example_id, **filters)
 
-    def history(self, example_id: int | None = None) -> builtins.list[dict]:
+    def history(self, example_id: int | None = None) -> builtins.list[HistoryEntry]:
         return self.store.reviews(example_id)
 
-    def review(self, example_id: int, action: str, *, reviewer: str | None = None) -> dict:
+    def review(self, example_id: int, action: str, *, reviewer: str | None = None) -> Example:
         """approve | reject | reset (back to pending) one example; audited."""
         if action not in ACTIONS:
             raise BadInput(f"unknown action {action!r}; use approve, reject or reset")
@@ -110,7 +112,7 @@ class Reviews:
             return self.get(example_id)
 
     def bulk_review(self, action: str, *, reviewer: str | None = None,
-                    ids: builtins.list[int] | None = None, **filters) -> dict:
+                    ids: builtins.list[int] | None = None, **filters) -> BulkResult:
         """Apply one action to every example matching the filters (or the given ids), as one
         batch that a single undo reverts. Input-only rows are skipped when approving."""
         if action not in ACTIONS:
@@ -131,7 +133,7 @@ class Reviews:
         return {"action": action, "matched": len(rows), "changed": changed, "skipped": skipped,
                 "batch_id": batch}
 
-    def _set_status(self, row: dict, action: str, reviewer: str, batch_id: int | None = None):
+    def _set_status(self, row: Example, action: str, reviewer: str, batch_id: int | None = None):
         new = ACTIONS[action]
         if action == "approve" and row["output"] is None:
             raise Conflict(f"example {row['id']} has no output yet, so it cannot be approved; "
@@ -142,13 +144,13 @@ class Reviews:
                                  {"status": row["status"]}, {"status": new}, batch_id=batch_id)
 
     def edit(self, example_id: int, *, input: str | None = None, output: str | None = None,
-             reviewer: str | None = None) -> dict:
+             reviewer: str | None = None) -> Example:
         """Change input and/or output in place. An empty output makes the row input-only (and
         pending again if it was approved)."""
         if input is None and output is None:
             raise BadInput("nothing to edit: give a new input, a new output or both")
         with self.store.transaction():
-            row = self.get(example_id)
+            row: dict = dict(self.get(example_id))  # read by field name below
             task = self.task(row["task"])
             fields: dict[str, str | None] = {}
             if input is not None:
@@ -163,7 +165,7 @@ class Reviews:
                 fields["status"] = "pending"
             fields = {k: v for k, v in fields.items() if v != row[k]}
             if not fields:
-                return row
+                return cast(Example, row)
             fields["content_hash"] = content_hash(row["task"], new_in, new_out)
             before = {k: row[k] for k in fields}
             self.store.update_example(example_id, fields)
@@ -172,7 +174,7 @@ class Reviews:
             return self.get(example_id)
 
     def delete(self, ids: builtins.list[int], *, reviewer: str | None = None,
-               as_batch: bool = False) -> dict:
+               as_batch: bool = False) -> Deleted:
         """Delete examples; the audit keeps each whole row so one undo puts them all back.
         Several rows (or `as_batch`) are one batch, which `undo_batch` can name."""
         reviewer = reviewer or self.settings.reviewer
@@ -198,7 +200,7 @@ class Reviews:
         return {"matched": len(ids), "deleted": len(ids), "dry_run": False,
                 "batch_id": r["batch_id"]}
 
-    def undo(self, *, reviewer: str | None = None) -> dict:
+    def undo(self, *, reviewer: str | None = None) -> Undone:
         """Revert the newest action not yet undone (a whole batch at once). With `reviewer`,
         the newest of that reviewer's actions, unless someone changed the row since."""
         by = reviewer or self.settings.reviewer
@@ -210,7 +212,7 @@ class Reviews:
         return {"undone": actions[0]["action"], "example_ids": [a["example_id"] for a in actions],
                 "reviewer": actions[0]["reviewer"]}
 
-    def undo_batch(self, batch_id: int, *, reviewer: str | None = None) -> dict:
+    def undo_batch(self, batch_id: int, *, reviewer: str | None = None) -> Undone:
         """Revert one batch (a bulk delete, a corrupt batch, a bulk review), whole."""
         with self.store.transaction():
             actions = self.store.batch_reviews(batch_id)
@@ -220,7 +222,7 @@ class Reviews:
         return {"undone": actions[0]["action"], "batch_id": batch_id,
                 "example_ids": sorted(a["example_id"] for a in actions)}
 
-    def revert(self, actions: builtins.list[dict], by: str) -> None:
+    def revert(self, actions: builtins.list[HistoryEntry], by: str) -> None:
         """Undo audited actions (one action, or a whole batch), refusing if a later action on
         one of the rows, outside the batch, would be lost."""
         with self.store.transaction():
@@ -235,9 +237,9 @@ class Reviews:
                 self.store.delete_examples(added)
             for act in actions:
                 if act["action"] == "delete":
-                    self.store.restore_example(act["before"])
+                    self.store.restore_example(cast(dict, act["before"]))
                 elif act["action"] != "add":
-                    self.store.update_example(act["example_id"], act["before"])
+                    self.store.update_example(act["example_id"], cast(dict, act["before"]))
             self.store.append_reviews([a["example_id"] for a in actions], by, "undo",
                                       [a["after"] for a in actions],
                                       [a["before"] for a in actions],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from studio.records import ScoreLine
 from studio.scoring.heuristics import EXPLAIN, TaskStats, check, heuristics_score
 
 FAITH_LOW, FAITH_HIGH = 0.25, 0.55
@@ -104,7 +105,7 @@ def combine(scores: dict[int, dict[str, float | None]]) -> list[tuple]:
     return out
 
 
-def explain(details: list[dict]) -> list[dict]:
+def explain(details: list[dict]) -> list[ScoreLine]:
     """Each stored score of one example with what it measures and, if flagged, what was found,
     in display order (the headline scores first, then the checks)."""
     order = {name: k for k, name in enumerate(SCORES + CHECKS)}

@@ -7,6 +7,7 @@ import time
 
 from studio.curation.service import Curation
 from studio.errors import BadInput, Conflict, TeacherFailed
+from studio.records import Agreement, AutoResult, AutoUndone, ScoreLine, ScoreResult, ScoreSummary
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -26,7 +27,7 @@ class Scoring:
 
     def score(self, *, task: str | None = None, model: str | None = None, judge: bool = False,
               teacher=None, rubric: str | None = None, on_progress=None,
-              refresh: bool = False) -> dict:
+              refresh: bool = False) -> ScoreResult:
         """Compute the task's heuristics, faithfulness and novelty (embedding what is missing),
         optionally ask the judge, and recombine quality. Every run replaces the computed scores;
         judge ratings stay until the judge is asked again."""
@@ -46,9 +47,8 @@ class Scoring:
             self._recombine(t.name)
         judged = self.judge(teacher, task=t.name, rubric=rubric, on_progress=on_progress,
                             refresh=refresh) if judge else None
-        out = self.score_summary(t.name)
-        out.update(model=name, judge=judged, seconds=round(time.perf_counter() - start, 3))
-        return out
+        return ScoreResult(**self.score_summary(t.name), model=name, judge=judged,
+                           seconds=round(time.perf_counter() - start, 3))
 
     def _recombine(self, task: str, ids: list[int] | None = None) -> None:
         from studio.scoring.scores import combine
@@ -58,17 +58,17 @@ class Scoring:
             parts = {i: parts[i] for i in ids if i in parts}
         self.store.write_scores(task, ["quality"], combine(parts), ids=ids)
 
-    def score_summary(self, task: str | None = None) -> dict:
+    def score_summary(self, task: str | None = None) -> ScoreSummary:
         """Counts of scored and flagged rows, means, and each score's histogram."""
         from studio.scoring.scores import CHECKS
 
         t = self.reviews.task(task)
         counts = self.store.score_counts(t.name)
         flagged = self.store.flag_counts(t.name, list(CHECKS))
-        out = {"task": t.name, "rows": self.reviews.stats(t.name)["total"],
-               "scored": counts.get("heuristics", 0), "flagged": flagged, "means": {},
-               "histograms": {}, "judged": counts.get("judge", 0),
-               "judge_failures": self.store.judge_failures(t.name)}
+        out = ScoreSummary(task=t.name, rows=self.reviews.stats(t.name)["total"],
+                           scored=counts.get("heuristics", 0), flagged=flagged, means={},
+                           histograms={}, judged=counts.get("judge", 0),
+                           judge_failures=self.store.judge_failures(t.name))
         for name in ("quality", "heuristics", "faithfulness", "novelty", "judge"):
             values = self.store.score_values(t.name, name)
             if len(values):
@@ -81,7 +81,7 @@ class Scoring:
         values = self.store.score_values(self.reviews.task(task).name, name)
         return _histogram(name, values) if len(values) else None
 
-    def explain_scores(self, example_id: int) -> list[dict]:
+    def explain_scores(self, example_id: int) -> list[ScoreLine]:
         from studio.scoring.scores import explain
 
         self.reviews.get(example_id)
@@ -187,7 +187,7 @@ class Scoring:
                     cost_usd=round(teacher.cost(tally["tokens_in"], tally["tokens_out"]), 6),
                     failures=failures, **seen)
 
-    def agreement(self, *, task: str | None = None, cut: int = 4) -> dict:
+    def agreement(self, *, task: str | None = None, cut: int = 4) -> Agreement:
         """How the judge's ratings (and the quality score at the current thresholds) agree with
         the decisions people made: Cohen's kappa, the confusion table."""
         from studio.scoring.agreement import agreement
@@ -199,14 +199,13 @@ class Scoring:
         scores: dict = self.store.task_scores(t.name, ["judge", "quality"])
         judged = [(int(scores[i]["judge"]), d) for i, d in decided.items()
                   if scores.get(i, {}).get("judge") is not None]
-        out: dict = {"task": t.name, "decided": len(decided), "judge": agreement(judged, cut)}
         lo, hi = self.thresholds(t.name)
         scored = [(5 if scores[i]["quality"] >= hi else 1, d) for i, d in decided.items()
                   if scores.get(i, {}).get("quality") is not None]
         q = agreement(scored, 5)
-        out["quality"] = {k: q[k] for k in ("n", "kappa", "agreement", "verdict", "table")}
-        out["quality"]["approve_above"] = hi
-        return out
+        quality = {k: q[k] for k in ("n", "kappa", "agreement", "verdict", "table")}
+        return Agreement(task=t.name, decided=len(decided), judge=agreement(judged, cut),
+                         quality={**quality, "approve_above": hi})
 
     # -- auto-review -----------------------------------------------------------------------
 
@@ -224,7 +223,7 @@ class Scoring:
 
     def auto(self, *, task: str | None = None, approve_above: float | None = None,
              reject_below: float | None = None, dry_run: bool = False,
-             reviewer: str | None = None) -> dict:
+             reviewer: str | None = None) -> AutoResult:
         """Approve pending rows with quality >= approve_above and reject those below
         reject_below, as one batch that undo_auto reverts. Only pending, complete,
         non-duplicate, scored rows are touched; a dry run counts and writes nothing."""
@@ -240,11 +239,12 @@ class Scoring:
                          if approve_above is not None else [])
         reject: list = (c["id"][c["quality"] < reject_below].tolist()
                         if reject_below is not None else [])
-        out = {"task": t.name, "dry_run": dry_run, "approve_above": approve_above,
-               "reject_below": reject_below, "approve": len(approve), "reject": len(reject),
-               "left_for_review": len(c["id"]) - len(approve) - len(reject),
-               "unscored_pending": self.store.pending_unscored(t.name), "batch_id": None}
-        out["approve_ids"], out["reject_ids"] = [int(i) for i in approve], [int(i) for i in reject]
+        out = AutoResult(task=t.name, dry_run=dry_run, approve_above=approve_above,
+                         reject_below=reject_below, approve=len(approve), reject=len(reject),
+                         left_for_review=len(c["id"]) - len(approve) - len(reject),
+                         unscored_pending=self.store.pending_unscored(t.name), batch_id=None,
+                         approve_ids=[int(i) for i in approve],
+                         reject_ids=[int(i) for i in reject])
         if dry_run or not (len(approve) or len(reject)):
             return out
         who = AUTO_PREFIX + (reviewer or self.settings.reviewer)
@@ -255,7 +255,7 @@ class Scoring:
             + [(int(i), "pending", "rejected") for i in reject], who)
         return out
 
-    def undo_auto(self, *, task: str | None = None, reviewer: str | None = None) -> dict:
+    def undo_auto(self, *, task: str | None = None, reviewer: str | None = None) -> AutoUndone:
         """Revert the task's newest auto-review batch, whole."""
         t = self.reviews.task(task)
         with self.store.transaction():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from studio.records import Example, Stats
 from studio.store.base import dumps, iso, utcnow
 from studio.store.filters import where_clause as _where
 from studio.store.scores import ScoresMixin
@@ -106,11 +108,11 @@ class ExamplesMixin(ScoresMixin):
             [values[c] for c in cols],
         )
 
-    def get_example(self, example_id: int) -> dict | None:
+    def get_example(self, example_id: int) -> Example | None:
         rows = self._all(f"SELECT {', '.join(COLUMNS)} FROM examples WHERE id = ?", [example_id])
         return _decode(rows[0]) if rows else None
 
-    def get_examples(self, ids: list[int]) -> list[dict]:
+    def get_examples(self, ids: list[int]) -> list[Example]:
         rows = self._all(
             f"SELECT {', '.join(COLUMNS)} FROM examples WHERE list_contains(?, id) ORDER BY id",
             [list(ids)],
@@ -119,7 +121,7 @@ class ExamplesMixin(ScoresMixin):
 
     def list_examples(self, *, task=None, status=None, source=None, text=None, input_only=None,
                       limit=50, offset=0, order_by="id",
-                      descending=False) -> tuple[int, list[dict]]:
+                      descending=False) -> tuple[int, list[Example]]:
         """One page of examples matching the filters, and how many match in all."""
         if order_by not in SORTABLE:
             raise ValueError(f"cannot sort by {order_by!r}")
@@ -167,10 +169,10 @@ class ExamplesMixin(ScoresMixin):
             f"FROM examples{where}", [example_id, example_id] + params)
         return pos, total, bool(hit)
 
-    def scores_for(self, ids: list[int]) -> dict[int, dict[str, float]]:
+    def scores_for(self, ids: list[int]) -> dict[int, dict[str, float | None]]:
         if not ids:
             return {}
-        out: dict[int, dict[str, float]] = {}
+        out: dict[int, dict[str, float | None]] = {}
         for eid, name, value in self._run(
             "SELECT example_id, name, value FROM scores WHERE list_contains(?, example_id)",
             [list(ids)],
@@ -189,7 +191,7 @@ class ExamplesMixin(ScoresMixin):
             self._run("DELETE FROM scores WHERE list_contains(?, example_id)", [list(ids)])
             self._run("DELETE FROM examples WHERE list_contains(?, id)", [list(ids)])
 
-    def counts(self, task: str | None = None) -> dict:
+    def counts(self, task: str | None = None) -> Stats:
         """Counts by status, source and task, with every known key present."""
         where, params = _where(task=task)
         with self._lock:
@@ -219,12 +221,13 @@ class ExamplesMixin(ScoresMixin):
         }
 
 
-def _decode(row: dict) -> dict:
+def _decode(row: dict) -> Example:
+    """A stored row as the Example record (JSON and timestamps decoded)."""
     row = dict(row)
     row["meta"] = json.loads(row["meta"]) if row.get("meta") else {}
     row["created_at"] = iso(row["created_at"])
     row["updated_at"] = iso(row["updated_at"])
-    return row
+    return cast(Example, row)
 
 
 def _parse_ts(value):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import numpy as np
 
+from studio.records import ExportRecord
 from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.store.vectors import EXACT_KEY
 
@@ -86,7 +88,7 @@ class ExportsMixin(StoreBase):
                        "FROM _manifest", [export_id])
         return export_id
 
-    def exports(self, task: str | None = None, limit: int = 50) -> list[dict]:
+    def exports(self, task: str | None = None, limit: int = 50) -> list[ExportRecord]:
         clause, params = ("WHERE e.task = ?", [task]) if task else ("", [])
         rows = self._all(
             f"SELECT e.id, e.task, e.out_dir, e.format, e.schema, e.options, e.counts, e.checks, "
@@ -100,7 +102,7 @@ class ExportsMixin(StoreBase):
             "SELECT example_id, split, record_hash FROM export_rows WHERE export_id = ? "
             "ORDER BY example_id", [export_id]).fetchall()]
 
-    def last_export_to(self, out_dir: str) -> dict | None:
+    def last_export_to(self, out_dir: str) -> ExportRecord | None:
         rows = self._all("SELECT * FROM exports WHERE out_dir = ? ORDER BY id DESC LIMIT 1",
                          [out_dir])
         return _decode_export(rows[0]) if rows else None
@@ -115,9 +117,9 @@ class ExportsMixin(StoreBase):
         return [dict(r, pushed_at=iso(r["pushed_at"])) for r in rows]
 
 
-def _decode_export(row: dict) -> dict:
+def _decode_export(row: dict) -> ExportRecord:
     row = dict(row)
     for key in ("options", "counts", "checks", "files"):
         row[key] = json.loads(row[key])
     row["created_at"] = iso(row["created_at"])
-    return row
+    return cast(ExportRecord, row)

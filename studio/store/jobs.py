@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from studio.records import JobRow
 from studio.store.base import dumps, iso, utcnow
 from studio.store.examples import ExamplesMixin
 
@@ -30,11 +32,11 @@ class JobsMixin(ExamplesMixin):
             )
         return job_id
 
-    def get_job(self, job_id: int) -> dict | None:
+    def get_job(self, job_id: int) -> JobRow | None:
         rows = self._all("SELECT * FROM jobs WHERE id = ?", [job_id])
         return _decode_job(rows[0]) if rows else None
 
-    def list_jobs(self, limit: int = 100) -> list[dict]:
+    def list_jobs(self, limit: int = 100) -> list[JobRow]:
         return [_decode_job(r) for r in
                 self._all("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", [limit])]
 
@@ -235,7 +237,7 @@ class JobsMixin(ExamplesMixin):
         return {o["id"] for o in todo}
 
 
-def _decode_job(row: dict) -> dict:
+def _decode_job(row: dict) -> JobRow:
     row = dict(row)
     row["base_urls"] = json.loads(row["base_urls"])
     row["params"] = json.loads(row["params"])
@@ -244,4 +246,4 @@ def _decode_job(row: dict) -> dict:
         if row["active_seconds"] > 0 else None
     for key in ("created_at", "updated_at", "finished_at"):
         row[key] = iso(row[key])
-    return row
+    return cast(JobRow, row)

@@ -325,6 +325,29 @@ def m010_input_facts(con) -> None:
         "ELSE 'clean' END")
 
 
+def m011_model_exports(con) -> None:
+    # What a trained run was exported to (merged, GGUF, an Ollama folder): where, which files,
+    # so `serve` finds the newest GGUF of a run and `push-model --gguf` what to push.
+    con.execute("CREATE SEQUENCE model_exports_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE model_exports (
+            id BIGINT PRIMARY KEY,
+            run_id BIGINT NOT NULL,
+            target TEXT NOT NULL,            -- merged | gguf | ollama
+            quant TEXT,                      -- f32 | f16 | q8_0 | q4_k_m (gguf, ollama)
+            out_dir TEXT NOT NULL,
+            gguf TEXT,                       -- the .gguf file, if one was written
+            modelfile TEXT,                  -- the Ollama Modelfile, if one was written
+            files TEXT NOT NULL,             -- JSON: paths relative to out_dir
+            commands TEXT NOT NULL,          -- JSON: name -> the command that serves it
+            bytes BIGINT NOT NULL,
+            seconds DOUBLE NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS = [m001_initial, m002_batches_and_settings, m003_generation, m004_noise_profiles,
               m005_embeddings, m006_score_details, m007_exports, m008_runs,
-              m009_teacher_provenance, m010_input_facts]
+              m009_teacher_provenance, m010_input_facts, m011_model_exports]

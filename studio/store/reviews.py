@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from studio.records import HistoryEntry
 from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.tasks import Task
 
@@ -49,7 +51,7 @@ class ReviewsMixin(StoreBase):
                    "batch_id, acted_at) SELECT id, example_id, ?, ?, before, after, undoes, ?, ? "
                    "FROM _incoming_reviews", [reviewer, action, batch_id, utcnow()])
 
-    def last_undoable(self, reviewer: str | None = None) -> list[dict]:
+    def last_undoable(self, reviewer: str | None = None) -> list[HistoryEntry]:
         """The newest action not yet undone (all of its batch, newest first), or []."""
         base = (
             "FROM reviews r WHERE r.action IN (SELECT unnest(?)) "
@@ -70,7 +72,7 @@ class ReviewsMixin(StoreBase):
                                  params + [head[0]["batch_id"]])
         return [_decode_review(r) for r in rows]
 
-    def batch_reviews(self, batch_id: int) -> list[dict]:
+    def batch_reviews(self, batch_id: int) -> list[HistoryEntry]:
         """The live (not undone) actions of one batch, newest first."""
         rows = self._all(
             "SELECT * FROM reviews r WHERE r.batch_id = ? AND r.action IN (SELECT unnest(?)) "
@@ -78,7 +80,7 @@ class ReviewsMixin(StoreBase):
             [batch_id, list(UNDOABLE)])
         return [_decode_review(r) for r in rows]
 
-    def changed_after_any(self, actions: list[dict]) -> dict | None:
+    def changed_after_any(self, actions: list[HistoryEntry]) -> dict | None:
         """The oldest live action newer than one of these actions on its row and outside its
         batch: what undoing them would lose. Returns it with `after_action` (the id it follows)."""
         import pyarrow as pa
@@ -98,9 +100,9 @@ class ReviewsMixin(StoreBase):
                     "ORDER BY r.id LIMIT 1", [list(UNDOABLE)])
             finally:
                 self._db.unregister("_undo_actions")
-        return _decode_review(rows[0]) if rows else None
+        return dict(_decode_review(rows[0]), after_action=rows[0]["after_action"]) if rows else None
 
-    def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[dict]:
+    def reviews(self, example_id: int | None = None, limit: int = 1000) -> list[HistoryEntry]:
         where, params = (("WHERE example_id = ?", [example_id]) if example_id is not None
                          else ("", []))
         rows = self._all(f"SELECT * FROM reviews {where} ORDER BY id LIMIT ?", params + [limit])
@@ -144,9 +146,9 @@ def _task(row: dict) -> Task:
                 labels=tuple(json.loads(row["labels"])))
 
 
-def _decode_review(row: dict) -> dict:
+def _decode_review(row: dict) -> HistoryEntry:
     row = dict(row)
     for key in ("before", "after"):
         row[key] = None if row[key] is None else json.loads(row[key])
     row["at"] = iso(row.pop("acted_at"))
-    return row
+    return cast(HistoryEntry, row)

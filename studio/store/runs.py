@@ -1,9 +1,12 @@
-"""SQL for training runs and the metrics folded in from each run's metrics.jsonl."""
+"""SQL for training runs, the metrics folded in from each run's metrics.jsonl, and what runs
+were exported to (model_exports)."""
 
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from studio.records import ModelExport, RunRow
 from studio.store.base import StoreBase, dumps, iso, utcnow
 from studio.vocabulary import LIVE_RUN_STATUSES
 
@@ -29,16 +32,16 @@ class RunsMixin(StoreBase):
         """The id the next run will get (run folders are named before the row exists)."""
         return self._one("SELECT coalesce(max(id), 0) + 1 FROM runs")[0]
 
-    def get_run(self, run_id: int) -> dict | None:
+    def get_run(self, run_id: int) -> RunRow | None:
         rows = self._all("SELECT * FROM runs WHERE id = ?", [run_id])
         return _decode(rows[0]) if rows else None
 
-    def list_runs(self, task: str | None = None, limit: int = 200) -> list[dict]:
+    def list_runs(self, task: str | None = None, limit: int = 200) -> list[RunRow]:
         where, params = ("WHERE task = ?", [task]) if task else ("", [])
         return [_decode(r) for r in self._all(
             f"SELECT * FROM runs {where} ORDER BY id DESC LIMIT ?", params + [limit])]
 
-    def live_runs(self) -> list[dict]:
+    def live_runs(self) -> list[RunRow]:
         return [_decode(r) for r in self._all(
             "SELECT * FROM runs WHERE status IN (?, ?) ORDER BY id", list(LIVE_RUN_STATUSES))]
 
@@ -68,10 +71,38 @@ class RunsMixin(StoreBase):
                          f"tokens_per_s FROM run_metrics WHERE run_id = ? {where} "
                          f"ORDER BY logged_at, step", [run_id] + params)
 
+    # -- model exports -----------------------------------------------------------------------
 
-def _decode(row: dict) -> dict:
+    def record_model_export(self, run_id: int, result: dict) -> int:
+        with self.transaction():
+            export_id = self._one("SELECT nextval('model_exports_id_seq')")[0]
+            self._run("INSERT INTO model_exports (id, run_id, target, quant, out_dir, gguf, "
+                      "modelfile, files, commands, bytes, seconds, created_at) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [export_id, run_id, result["to"], result.get("quant"), result["out_dir"],
+                       result.get("gguf"), result.get("modelfile"), dumps(result["files"]),
+                       dumps(result.get("commands") or {}), int(result.get("bytes") or 0),
+                       float(result["seconds"]), utcnow()])
+        return export_id
+
+    def model_exports(self, run_id: int | None = None, limit: int = 50) -> list[ModelExport]:
+        """Newest first; one run's, or every run's."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+        return [_decode_model_export(r) for r in self._all(
+            f"SELECT * FROM model_exports {where} ORDER BY id DESC LIMIT ?", params + [limit])]
+
+
+def _decode_model_export(row: dict) -> ModelExport:
+    return cast(ModelExport, {
+        "id": row["id"], "run": row["run_id"], "to": row["target"], "quant": row["quant"],
+        "out_dir": row["out_dir"], "files": json.loads(row["files"]), "gguf": row["gguf"],
+        "modelfile": row["modelfile"], "commands": json.loads(row["commands"]),
+        "bytes": row["bytes"], "seconds": row["seconds"], "created_at": iso(row["created_at"])})
+
+
+def _decode(row: dict) -> RunRow:
     for k in JSON_FIELDS:
         row[k] = json.loads(row[k]) if row[k] else None
     for k in ("created_at", "updated_at", "finished_at"):
         row[k] = iso(row[k])
-    return row
+    return cast(RunRow, row)

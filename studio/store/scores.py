@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from studio.records import HistoryEntry
 from studio.store.base import dumps, utcnow
 from studio.store.filters import where_clause as _where
 from studio.store.reviews import ReviewsMixin
@@ -144,7 +145,7 @@ class ScoresMixin(ReviewsMixin):
                        "before, after, NULL, ?, ? FROM _auto", [reviewer, batch, now])
         return batch
 
-    def last_auto_batch(self, task: str) -> list[dict]:
+    def last_auto_batch(self, task: str) -> list[HistoryEntry]:
         """The newest auto-review batch of the task not yet undone, as review rows."""
         row = self._one(
             "SELECT r.batch_id FROM reviews r JOIN examples x ON x.id = r.example_id WHERE "

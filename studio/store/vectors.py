@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
+from studio.records import ClusterMember, ClusterSummary
 from studio.store.base import StoreBase, iso, utcnow
 
 # The normalised text that exact duplicates share: case, punctuation and spacing do not count.
@@ -154,13 +157,14 @@ class VectorsMixin(StoreBase):
                          [task])
         return dict(rows[0], created_at=iso(rows[0]["created_at"])) if rows else None
 
-    def cluster_rows(self, cluster_id: int) -> list[dict]:
-        return [dict(r, created_at=iso(r["created_at"])) for r in self._all(
+    def cluster_rows(self, cluster_id: int) -> list[ClusterMember]:
+        return [cast(ClusterMember, dict(r, created_at=iso(r["created_at"]))) for r in self._all(
             "SELECT id, input, output, status, source, parent_id, duplicate_of, similarity, "
             "duplicate_kind, cluster_id, created_at FROM examples WHERE cluster_id = ? "
             "ORDER BY duplicate_of IS NOT NULL, similarity DESC, id", [cluster_id])]
 
-    def clusters(self, task: str, limit: int = 100, offset: int = 0) -> tuple[int, list[dict]]:
+    def clusters(self, task: str, limit: int = 100,
+                 offset: int = 0) -> tuple[int, list[ClusterSummary]]:
         """The task's duplicate clusters, biggest first: canonical row and member count."""
         with self._lock:
             total = self._one("SELECT count(DISTINCT cluster_id) FROM examples "
@@ -172,9 +176,9 @@ class VectorsMixin(StoreBase):
                 "FROM examples c JOIN examples k ON k.id = c.cluster_id "
                 "WHERE c.task = ? AND c.cluster_id IS NOT NULL GROUP BY c.cluster_id "
                 "ORDER BY size DESC, c.cluster_id LIMIT ? OFFSET ?", [task, limit, offset])
-        return total, rows
+        return total, cast(list[ClusterSummary], rows)
 
-    def set_canonical(self, cluster: list[dict], new_id: int,
+    def set_canonical(self, cluster: list[ClusterMember], new_id: int,
                       similarity: dict[int, float | None],
                       kind: dict[int, str], reviewer: str) -> None:
         """Make `new_id` its cluster's canonical row and pin it there (unpinning the others)."""

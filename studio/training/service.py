@@ -9,10 +9,11 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from studio.errors import BadInput, Conflict, NotFound, TrainFailed
 from studio.export.service import Exports
+from studio.records import Evaluation, ModelPush, RunRow
 from studio.reviews.service import Reviews
 from studio.settings import Settings
 from studio.store import Store
@@ -64,7 +65,7 @@ class Training:
     def train(self, *, model: str | None = None, task: str | None = None,
               epochs: float | None = None, lora_r: int | None = None,
               max_steps: int | None = None, settings: dict | None = None, detach: bool = False,
-              on_progress=None, kind: str = "train") -> dict:
+              on_progress=None, kind: str = "train") -> RunRow:
         """Export the approved rows into a new run folder and train on them. Blocks until the run
         ends (calling `on_progress(run)` as it goes) unless `detach`; returns the run."""
         from trainer.config import ConfigError, TrainConfig
@@ -98,12 +99,12 @@ class Training:
         self._start(run_id, "curve" if kind == "curve" else "train")
         return self.run(run_id) if detach else self.wait_run(run_id, on_progress=on_progress)
 
-    def learning_curve(self, **kw) -> dict:
+    def learning_curve(self, **kw) -> RunRow:
         """A run that trains on 25%, 50% and 100% of the train split and scores each."""
         return self.train(kind="curve", **kw)
 
     def resume_run(self, run_id: int, *, max_steps: int | None = None,
-                   epochs: float | None = None, detach: bool = False, on_progress=None) -> dict:
+                   epochs: float | None = None, detach: bool = False, on_progress=None) -> RunRow:
         """Go on with a run from its last checkpoint; `max_steps` / `epochs` change where it
         ends (written into its config.toml)."""
         from trainer.config import ConfigError, TrainConfig
@@ -155,7 +156,7 @@ class Training:
             for run in self.store.live_runs():
                 self._refresh(run)
 
-    def _refresh(self, run: dict) -> None:
+    def _refresh(self, run: RunRow) -> None:
         run_dir = Path(run["run_dir"])
         # Whether the process is gone is read before its events, so an end event written just
         # before it exited is never missed.
@@ -186,7 +187,7 @@ class Training:
             self._procs.pop(run["id"], None)
         self.store.update_run(run["id"], fields)
 
-    def _ended(self, run: dict, end: dict) -> dict:
+    def _ended(self, run: RunRow, end: dict) -> dict:
         status = end.get("status")
         out = {"finished_at": _now()}
         if status == "completed":
@@ -205,17 +206,17 @@ class Training:
             out.update(status="failed", error=f"{end.get('error')}\n--- log tail ---\n{tail}")
         return out
 
-    def run(self, run_id: int) -> dict:
+    def run(self, run_id: int) -> RunRow:
         self.refresh_runs()
         return self._stored_run(run_id)
 
-    def _stored_run(self, run_id: int) -> dict:
+    def _stored_run(self, run_id: int) -> RunRow:
         run = self.store.get_run(run_id)
         if run is None:
             raise NotFound(f"no run {run_id}; `sft-studio runs` lists them")
         return run
 
-    def runs(self, task: str | None = None) -> list[dict]:
+    def runs(self, task: str | None = None) -> list[RunRow]:
         self.refresh_runs()
         return self.store.list_runs(task)
 
@@ -224,7 +225,7 @@ class Training:
         return self.store.run_metrics(run_id)
 
     def wait_run(self, run_id: int, *, on_progress=None, poll: float = 0.5,
-                 timeout: float | None = None) -> dict:
+                 timeout: float | None = None) -> RunRow:
         started = time.monotonic()
         while True:
             run = self.run(run_id)
@@ -238,7 +239,7 @@ class Training:
 
     # -- stopping and evaluating ----------------------------------------------------------
 
-    def cancel_run(self, run_id: int, *, wait: bool = True, timeout: float = 120) -> dict:
+    def cancel_run(self, run_id: int, *, wait: bool = True, timeout: float = 120) -> RunRow:
         """Ask the trainer to save a checkpoint and stop (SIGTERM); the run ends cancelled and
         can be resumed."""
         run = self.run(run_id)
@@ -249,7 +250,7 @@ class Training:
             self.store.update_run(run_id, {"status": "cancelled", "finished_at": _now()})
         return self.wait_run(run_id, timeout=timeout) if wait else self.run(run_id)
 
-    def evaluate_run(self, run_id: int, *, again: bool = False) -> dict:
+    def evaluate_run(self, run_id: int, *, again: bool = False) -> Evaluation:
         """The run's base-vs-tuned evaluation (eval.json): computed in a trainer subprocess if
         it is missing or `again`. Returns it whole, rows worst first."""
         run = self.run(run_id)
@@ -279,7 +280,7 @@ class Training:
 
     def push_model(self, run_id: int, repo_id: str, *, merged: bool = False,
                    token: str | None = None, private: bool = True,
-                   dry_run: bool = False) -> dict:
+                   dry_run: bool = False) -> ModelPush:
         """Push a completed run's adapter (or merged model) to a Hub model repo. The token is
         the one given (the app's session) or $HF_TOKEN; it is never stored."""
         from studio.errors import HubFailed
@@ -292,8 +293,8 @@ class Training:
             what = "merged model (train with --set merge=true)" if merged else "adapter"
             raise Conflict(f"run {run_id} has no {what} to push ({run['status']})")
         try:
-            return push(folder, repo_id, token=token, private=private,
-                        endpoint=self.settings.hub_endpoint, dry_run=dry_run)
+            return cast(ModelPush, push(folder, repo_id, token=token, private=private,
+                                        endpoint=self.settings.hub_endpoint, dry_run=dry_run))
         except PushFailed as e:
             raise HubFailed(str(e)) from None
         except PushError as e:  # the checks before sending: a bad repo id, no token, no model

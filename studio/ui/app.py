@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.ui.common import header_markdown
+from studio.ui.common import bind, header_markdown
 
 KEYS_JS = (Path(__file__).with_name("keys.js")).read_text
 
@@ -16,6 +16,7 @@ def build_app(settings, studio):
     from studio.ui.corrupt_tab import build_corrupt_tab
     from studio.ui.curate_tab import build_curate_tab
     from studio.ui.data_tab import build_data_tab
+    from studio.ui.deploy_tab import build_deploy_tab
     from studio.ui.evaluate_tab import build_evaluate_tab
     from studio.ui.export_tab import build_export_tab
     from studio.ui.generate_tab import build_generate_tab
@@ -47,6 +48,8 @@ def build_app(settings, studio):
                 train = build_train_tab(gr, settings, studio, task_box, header)
             with gr.Tab("Evaluate", id="evaluate") as evaluate_tab:
                 evaluate = build_evaluate_tab(gr, settings, studio, task_box, header)
+            with gr.Tab("Deploy", id="deploy") as deploy_tab:
+                deploy = build_deploy_tab(gr, settings, studio, task_box, header)
 
         def wire(handler, *events):
             """Run one (fn, inputs, outputs) handler on each of `events`."""
@@ -70,5 +73,9 @@ def build_app(settings, studio):
         wire(export["refresh"], export_tab.select, task_box.change)
         wire(train["refresh"], train_tab.select)
         wire(evaluate["refresh"], evaluate_tab.select, task_box.change)
+        wire(deploy["refresh"], deploy_tab.select, task_box.change)
+        # a served run becomes the Generate tab's teacher: label new inputs with your own model
+        use_btn, fields_fn, fields_in = deploy["use_as_teacher"]
+        use_btn.click(bind(fields_fn), fields_in, [*generate["teacher"], tabs], api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

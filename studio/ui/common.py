@@ -49,6 +49,55 @@ def ui_errors(fn):
     return wrapper
 
 
+def bind(fn, *bound):
+    """fn(*bound, *inputs) as an event handler whose errors become toasts (ui_errors): how a
+    builder wires a module-level handler to the studio."""
+    return ui_errors(functools.partial(fn, *bound))
+
+
+# Gradio finds its special parameters (gr.Request, gr.Progress, gr.EventData) only among the
+# positional ones before any *args, by annotation or default value: the adapters below take
+# theirs first, and set the annotation itself (this module's annotations are strings).
+
+def bind_reviewer(fn, settings, *bound):
+    """fn(*bound, *inputs, who) as an event handler (errors as toasts), `who` the reviewer of
+    the request: Gradio hands a parameter annotated gr.Request its request."""
+    import gradio as gr
+
+    def handler(request, *values):
+        return fn(*bound, *values, reviewer(settings, request))
+
+    handler.__annotations__ = {"request": gr.Request}
+    return ui_errors(handler)
+
+
+def bind_progress(fn, *bound):
+    """fn(*bound, *inputs, progress=...) as an event handler (errors as toasts) that drives the
+    progress bar: Gradio hands a parameter whose default is a gr.Progress its tracker."""
+    import gradio as gr
+
+    def handler(progress=gr.Progress(), *values):
+        return fn(*bound, *values, progress=progress)
+
+    return ui_errors(handler)
+
+
+def bind_selection(fn, *bound, errors: bool = True):
+    """fn(*bound, row, *inputs) as the handler of a table's select event, `row` the values of
+    the row clicked (empty when there is none)."""
+    import gradio as gr
+
+    def handler(evt, *values):
+        return fn(*bound, list(evt.row_value or []), *values)
+
+    handler.__annotations__ = {"evt": gr.SelectData}
+    return ui_errors(handler) if errors else handler
+
+
+def quiet(*_args, **_kwargs) -> None:
+    """A progress callback that shows nothing: what a handler reports to when called directly."""
+
+
 def progress_reporter(progress, desc: str):
     """An on_progress(done, total) callback that drives a gr.Progress (silent while total is 0:
     nothing to do)."""

@@ -1,10 +1,10 @@
-"""Data tab: a server-side paged table (DuckDB filters, sorts and pages) and file import."""
-
+"""Data tab: a server-side paged table (DuckDB filters, sorts and pages) and file import. The
+handlers are module-level functions of (studio, plain values); the builder wires them."""
 
 import math
 from pathlib import Path
 
-from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, filters, header_markdown, ui_errors
+from studio.ui.common import SOURCE_CHOICES, STATUS_CHOICES, bind, filters, header_markdown
 
 COLUMNS = ["id", "status", "source", "task", "input", "output"]
 SORTS = ["id", "status", "source", "updated_at", "created_at"]
@@ -62,89 +62,110 @@ def build_data_tab(gr, settings, studio, task_box, header):
     asked = gr.State(None)  # the filter and count the person was asked about
 
     query = [task_box, status, source, text, sort, desc, page, size]
-
-    @ui_errors
-    def load(task, st, src, txt, order, newest, pg, per):
-        per = int(per or 50)
-        f = filters(task, st, src, txt)
-        pg = max(1, int(pg or 1))
-        r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest, **f)
-        total = r["total"]
-        pages = max(1, math.ceil(total / per))
-        if pg > pages:  # past the end (the filter shrank the set): show the last page
-            pg = pages
-            r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest,
-                            **f)
-        rows = [[x["id"], x["status"], x["source"], x["task"], x["input"],
-                 "" if x["output"] is None else x["output"]] for x in r["rows"]]
-        first = (pg - 1) * per + 1 if rows else 0
-        last = first + len(rows) - 1 if rows else 0
-        msg = f"Rows {first}–{last} of **{total}** · page {pg} of {pages}"
-        return gr.update(value=rows, headers=COLUMNS), pg, msg, header_markdown(studio, task)
-
-    def turner(delta):
-        @ui_errors
-        def turn(task, st, src, txt, order, newest, pg, per):
-            return load(task, st, src, txt, order, newest, int(pg or 1) + delta, per)
-        return turn
-
-    @ui_errors
-    def run_import(file, task, form, cols, names, in_style, *rest):
-        from studio.importing import describe_import, parse_map
-
-        if not file:
-            return ("Choose a file first.", *load(task, *rest))
-        path = Path(file if isinstance(file, str) else file.name)
-        # the upload is a temporary copy under the name the user picked: messages use that name
-        r = studio.import_file(path, task=task, fmt=form, mapping=parse_map(cols), name=path.name,
-                               labels=[x.strip() for x in names.split(",") if x.strip()] or None,
-                               input_style=in_style)
-        msg = describe_import(r)
-        return (msg[0].upper() + msg[1:], *load(task, *rest))
-
-    @ui_errors
-    def ask(task, st, src, txt):
-        f = filters(task, st, src, txt)
-        n = studio.delete_matching(dry_run=True, **f)["matched"]
-        if not n:
-            return gr.update(visible=False), "No rows match this filter.", None
-        return (gr.update(value=f"Delete {n} rows", visible=True),
-                f"**{n}** rows match this filter (task `{task}`). Delete them? One undo puts "
-                "them all back.", {"filters": f, "n": n})
-
-    @ui_errors
-    def delete(question, task, st, src, txt, *rest):
-        f = filters(task, st, src, txt)
-        if question is None or question["filters"] != f or \
-                studio.delete_matching(dry_run=True, **f)["matched"] != question["n"]:
-            return (gr.update(visible=False), gr.update(), "The filter or its rows changed "
-                    "since you asked: ask again.", gr.update(), *load(task, *rest))
-        r = studio.delete_matching(**f)
-        return (gr.update(visible=False), gr.update(visible=r["deleted"] > 0),
-                f"Deleted **{r['deleted']}** rows.", r.get("batch_id"), *load(task, *rest))
-
-    @ui_errors
-    def undo(batch, task, *rest):
-        if batch is None:
-            return gr.update(visible=False), "Nothing to undo.", None, *load(task, *rest)
-        r = studio.undo_batch(batch)
-        return (gr.update(visible=False), f"Put back **{len(r['example_ids'])}** rows.", None,
-                *load(task, *rest))
-
     outputs = [table, page, info, header]
+    load = bind(load_page, studio)
     for control in (status, source, sort, desc, size):
         control.change(load, query, outputs, api_name=False)
     text.submit(load, query, outputs, api_name=False)
     page.submit(load, query, outputs, api_name=False)
-    prev.click(turner(-1), query, outputs, api_name=False)
-    nxt.click(turner(1), query, outputs, api_name=False)
-    do_import.click(run_import, [upload, task_box, fmt, mapping, labels, style, *query[1:]],
+    prev.click(bind(turn_page, studio, -1), query, outputs, api_name=False)
+    nxt.click(bind(turn_page, studio, 1), query, outputs, api_name=False)
+    do_import.click(bind(import_file, studio),
+                    [upload, task_box, fmt, mapping, labels, style, *query[1:]],
                     [import_msg, *outputs], api_name="import_file")
-    ask_delete.click(ask, [task_box, status, source, text], [confirm_delete, delete_msg, asked],
-                     api_name=False)
-    confirm_delete.click(delete, [asked, task_box, status, source, text, *query[1:]],
+    ask_delete.click(bind(ask_delete_matching, studio), [task_box, status, source, text],
+                     [confirm_delete, delete_msg, asked], api_name=False)
+    confirm_delete.click(bind(delete_matching, studio),
+                         [asked, task_box, status, source, text, *query[1:]],
                          [confirm_delete, undo_delete, delete_msg, delete_batch, *outputs],
                          api_name="delete_matching")
-    undo_delete.click(undo, [delete_batch, task_box, *query[1:]],
+    undo_delete.click(bind(undo_delete_matching, studio), [delete_batch, task_box, *query[1:]],
                       [undo_delete, delete_msg, delete_batch, *outputs], api_name=False)
     return {"load": (load, query, outputs)}
+
+
+# -- handlers: functions of (studio, plain values); `page_query` is the rest of the query
+# after the task: status, source, text, sort, newest first, page, rows per page ----------------
+
+def load_page(studio, task, st, src, txt, order, newest, pg, per):
+    """The table, the page number, the "Rows a-b of n" line and the header."""
+    import gradio as gr
+
+    per = int(per or 50)
+    f = filters(task, st, src, txt)
+    pg = max(1, int(pg or 1))
+    r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest, **f)
+    total = r["total"]
+    pages = max(1, math.ceil(total / per))
+    if pg > pages:  # past the end (the filter shrank the set): show the last page
+        pg = pages
+        r = studio.list(limit=per, offset=(pg - 1) * per, order_by=order, descending=newest,
+                        **f)
+    rows = [[x["id"], x["status"], x["source"], x["task"], x["input"],
+             "" if x["output"] is None else x["output"]] for x in r["rows"]]
+    first = (pg - 1) * per + 1 if rows else 0
+    last = first + len(rows) - 1 if rows else 0
+    msg = f"Rows {first}–{last} of **{total}** · page {pg} of {pages}"
+    return gr.update(value=rows, headers=COLUMNS), pg, msg, header_markdown(studio, task)
+
+
+def turn_page(studio, delta, task, st, src, txt, order, newest, pg, per):
+    """Previous (-1) and next (1) page."""
+    return load_page(studio, task, st, src, txt, order, newest, int(pg or 1) + delta, per)
+
+
+def import_file(studio, file, task, form, cols, names, in_style, *page_query):
+    """Import the uploaded file into the task: what happened, then the table again."""
+    from studio.importing import describe_import, parse_map
+
+    if not file:
+        return ("Choose a file first.", *load_page(studio, task, *page_query))
+    path = Path(file if isinstance(file, str) else file.name)
+    # the upload is a temporary copy under the name the user picked: messages use that name
+    r = studio.import_file(path, task=task, fmt=form, mapping=parse_map(cols), name=path.name,
+                           labels=[x.strip() for x in names.split(",") if x.strip()] or None,
+                           input_style=in_style)
+    msg = describe_import(r)
+    return (msg[0].upper() + msg[1:], *load_page(studio, task, *page_query))
+
+
+def ask_delete_matching(studio, task, st, src, txt):
+    """Delete, step one: how many rows the filter holds (the Delete button, a message, what
+    was asked)."""
+    import gradio as gr
+
+    f = filters(task, st, src, txt)
+    n = studio.delete_matching(dry_run=True, **f)["matched"]
+    if not n:
+        return gr.update(visible=False), "No rows match this filter.", None
+    return (gr.update(value=f"Delete {n} rows", visible=True),
+            f"**{n}** rows match this filter (task `{task}`). Delete them? One undo puts "
+            "them all back.", {"filters": f, "n": n})
+
+
+def delete_matching(studio, question, task, st, src, txt, *page_query):
+    """Delete, step two: only the rows asked about (refused when the filter or its rows
+    changed since), then the table again."""
+    import gradio as gr
+
+    f = filters(task, st, src, txt)
+    again = (studio, task, *page_query)
+    if question is None or question["filters"] != f or \
+            studio.delete_matching(dry_run=True, **f)["matched"] != question["n"]:
+        return (gr.update(visible=False), gr.update(), "The filter or its rows changed "
+                "since you asked: ask again.", gr.update(), *load_page(*again))
+    r = studio.delete_matching(**f)
+    return (gr.update(visible=False), gr.update(visible=r["deleted"] > 0),
+            f"Deleted **{r['deleted']}** rows.", r.get("batch_id"), *load_page(*again))
+
+
+def undo_delete_matching(studio, batch, task, *page_query):
+    """Put the deleted batch back."""
+    import gradio as gr
+
+    if batch is None:
+        return (gr.update(visible=False), "Nothing to undo.", None,
+                *load_page(studio, task, *page_query))
+    r = studio.undo_batch(batch)
+    return (gr.update(visible=False), f"Put back **{len(r['example_ids'])}** rows.", None,
+            *load_page(studio, task, *page_query))

@@ -1,10 +1,13 @@
 """Evaluate tab: a finished run's tuned-vs-base table, the outputs side by side (worst first), the
-learning curve, and a playground where a typed input gets the base and the tuned answer."""
+learning curve, and a playground where a typed input gets the base and the tuned answer. The
+handlers are module-level functions of (studio, plain values); the builder wires them."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from studio.ui.charts import line_chart
-from studio.ui.common import ui_errors
+from studio.ui.common import bind, bind_progress, quiet
 from studio.vocabulary import LIVE_RUN_STATUSES
 
 ROW_COLUMNS = ["id", "input", "reference", "base", "tuned", "base score", "tuned score"]
@@ -54,76 +57,99 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
                                elem_id="play-tuned")
     curve_run = gr.State(None)
     timer = gr.Timer(2.0, active=False)
+    eval_btn.click(bind_progress(show_evaluation, studio), [pick], [summary, rows],
+                   api_name="evaluation")
+    again_btn.click(bind_progress(evaluate_again, studio), [pick], [summary, rows],
+                    api_name=False)
+    curve_btn.click(bind(start_curve, studio), [task_box, pick],
+                    [curve_run, curve_status, curve_plot, timer], api_name="learning_curve")
+    timer.tick(partial(curve_view, studio), [curve_run, task_box],
+               [curve_status, curve_plot, timer], api_name=False)
+    play_btn.click(bind(ask, studio), [pick, text], [base_out, tuned_out], api_name="try_model")
+    return {"refresh": (partial(refresh, studio), [task_box, pick], [pick, curve_plot])}
 
-    def completed(task):
-        return [r for r in studio.runs(task) if r["status"] == "completed"
-                and r["kind"] == "train"]
 
-    def refresh(task, current):
-        runs = completed(task)
-        ids = [r["id"] for r in runs]
-        value = current if current in ids else (ids[0] if ids else None)
-        choices = [(f"#{r['id']} {r['model'].rsplit('/', 1)[-1]} · " + (
-            f"{r['eval']['metric']} {r['eval']['tuned']:.3f}" if r["eval"] and
-            r["eval"]["tuned"] is not None else "not evaluated"), r["id"]) for r in runs]
-        return gr.update(choices=choices, value=value), curve_frame(task)
+# -- handlers: functions of (studio, plain values) ---------------------------------------------
 
-    def curve_frame(task):
-        curves = [r for r in studio.runs(task) if r["kind"] == "curve" and r["curve"]]
-        return curve_chart(curves[0]["curve"] if curves else None)
+def completed(studio, task):
+    return [r for r in studio.runs(task) if r["status"] == "completed"
+            and r["kind"] == "train"]
 
-    @ui_errors
-    def show(run_id, again=False, progress=gr.Progress()):
-        if run_id is None:
-            raise gr.Error("No completed run yet: train one in the Train tab.")
-        progress(0, desc="scoring base and tuned on the test split")
-        result = studio.evaluate_run(int(run_id), again=again)
-        table = [[r["id"], r["input"], r["reference"], r["base"], r["tuned"],
-                  round(r["base_score"], 3), round(r["tuned_score"], 3)] for r in result["rows"]]
-        return summary_rows(result), table
 
-    @ui_errors
-    def start_curve(task, run_id):
-        if run_id is None:
-            raise gr.Error("Pick a completed run: its model and settings are reused.")
-        base = studio.run(int(run_id))
-        keep = ("method", "epochs", "max_steps", "learning_rate", "lora_r", "batch_size",
-                "grad_accum", "max_length", "eval_steps", "precision")
-        given = {k: v for k, v in (base["config"] or {}).items() if k in keep and v is not None}
-        run = studio.learning_curve(model=base["model"], task=task, settings=given,
-                                    detach=True)
-        return run["id"], *curve_view(run["id"], task)
+def refresh(studio, task, current):
+    """The tab opened or the task changed: the completed runs (the picked one kept) and the
+    newest learning curve."""
+    import gradio as gr
 
-    def curve_view(run_id, task):
-        run = studio.run(int(run_id))
-        live = run["status"] in LIVE_RUN_STATUSES
-        parts = [m["part"] for m in studio.run_metrics(run["id"]) if m["part"]]
-        part = f"training on {int(parts[-1][1:])}% of the train split, " if live and parts \
-            else ""
-        text = (f"Learning-curve run {run['id']}: **{run['status']}**"
-                + (f" ({part}step {run['step'] or 0} of {run['max_steps'] or '?'})"
-                   if live else ""))
-        return text, curve_frame(task), gr.Timer(active=live)
+    runs = completed(studio, task)
+    ids = [r["id"] for r in runs]
+    value = current if current in ids else (ids[0] if ids else None)
+    choices = [(f"#{r['id']} {r['model'].rsplit('/', 1)[-1]} · " + (
+        f"{r['eval']['metric']} {r['eval']['tuned']:.3f}" if r["eval"] and
+        r["eval"]["tuned"] is not None else "not evaluated"), r["id"]) for r in runs]
+    return gr.update(choices=choices, value=value), curve_frame(studio, task)
 
-    @ui_errors
-    def ask(run_id, question):
-        if run_id is None:
-            raise gr.Error("Pick a completed run first.")
-        out = studio.try_model(int(run_id), question)
-        empty = "(no text: the model ended its answer at once)"
-        return out["base"] or empty, out["tuned"] or empty
 
-    eval_btn.click(show, [pick], [summary, rows], api_name="evaluation")
-    def again(run_id, progress=gr.Progress()):
-        return show(run_id, True, progress)
+def curve_frame(studio, task):
+    curves = [r for r in studio.runs(task) if r["kind"] == "curve" and r["curve"]]
+    return curve_chart(curves[0]["curve"] if curves else None)
 
-    again_btn.click(again, [pick], [summary, rows], api_name=False)
-    curve_btn.click(start_curve, [task_box, pick], [curve_run, curve_status, curve_plot, timer],
-                    api_name="learning_curve")
-    timer.tick(curve_view, [curve_run, task_box], [curve_status, curve_plot, timer],
-               api_name=False)
-    play_btn.click(ask, [pick, text], [base_out, tuned_out], api_name="try_model")
-    return {"refresh": (refresh, [task_box, pick], [pick, curve_plot])}
+
+def show_evaluation(studio, run_id, again=False, progress=quiet):
+    """The run's tuned-vs-base summary and its rows, worst first."""
+    import gradio as gr
+
+    if run_id is None:
+        raise gr.Error("No completed run yet: train one in the Train tab.")
+    progress(0, desc="scoring base and tuned on the test split")
+    result = studio.evaluate_run(int(run_id), again=again)
+    table = [[r["id"], r["input"], r["reference"], r["base"], r["tuned"],
+              round(r["base_score"], 3), round(r["tuned_score"], 3)] for r in result["rows"]]
+    return summary_rows(result), table
+
+
+def evaluate_again(studio, run_id, progress=quiet):
+    return show_evaluation(studio, run_id, True, progress)
+
+
+def start_curve(studio, task, run_id):
+    """A learning-curve run with the picked run's model and settings."""
+    import gradio as gr
+
+    if run_id is None:
+        raise gr.Error("Pick a completed run: its model and settings are reused.")
+    base = studio.run(int(run_id))
+    keep = ("method", "epochs", "max_steps", "learning_rate", "lora_r", "batch_size",
+            "grad_accum", "max_length", "eval_steps", "precision")
+    given = {k: v for k, v in (base["config"] or {}).items() if k in keep and v is not None}
+    run = studio.learning_curve(model=base["model"], task=task, settings=given, detach=True)
+    return run["id"], *curve_view(studio, run["id"], task)
+
+
+def curve_view(studio, run_id, task):
+    """The learning-curve run's status line, the chart, the timer on while it is live."""
+    import gradio as gr
+
+    run = studio.run(int(run_id))
+    live = run["status"] in LIVE_RUN_STATUSES
+    parts = [m["part"] for m in studio.run_metrics(run["id"]) if m["part"]]
+    part = f"training on {int(parts[-1][1:])}% of the train split, " if live and parts \
+        else ""
+    text = (f"Learning-curve run {run['id']}: **{run['status']}**"
+            + (f" ({part}step {run['step'] or 0} of {run['max_steps'] or '?'})"
+               if live else ""))
+    return text, curve_frame(studio, task), gr.Timer(active=live)
+
+
+def ask(studio, run_id, question):
+    """Playground: the base and the tuned model's answers."""
+    import gradio as gr
+
+    if run_id is None:
+        raise gr.Error("Pick a completed run first.")
+    out = studio.try_model(int(run_id), question)
+    empty = "(no text: the model ended its answer at once)"
+    return out["base"] or empty, out["tuned"] or empty
 
 
 def curve_chart(curve: dict | None) -> str:

@@ -1,11 +1,13 @@
 """Export tab: split ratios and options, the preview (the exact rows per split, counts, the leakage
-and personal-data checks, the card), export to a folder, push to the Hub."""
+and personal-data checks, the card), export to a folder, push to the Hub. The handlers are
+module-level functions of (studio, plain values); the builder wires them."""
 
 from __future__ import annotations
 
 import html
+from functools import partial
 
-from studio.ui.common import ui_errors
+from studio.ui.common import bind, bind_progress, quiet
 
 ROW_COLUMNS = ["id", "source", "input (as written)", "output (as written)"]
 SHOWN = 200  # rows of a split shown in the table
@@ -72,85 +74,106 @@ def build_export_tab(gr, settings, studio, task_box, header):
     options = [task_box, val, test, seed, schema, fmt, pii, license_, language, test_from,
                stratify]
 
-    def opts(task, v, t, sd, sch, fm, pi, lic, lang, tf, strat) -> dict:
-        return {"task": task, "splits": (round(1 - v - t, 6), v, t), "seed": int(sd or 0),
-                "schema": sch, "fmt": fm, "pii": pi, "license": lic, "language": lang,
-                "test_from": tf, "stratify": strat}
-
-    def table(plan, split):
-        if plan is None:
-            return []
-        out = []
-        for i, sp, rec in zip(plan.ids, plan.splits, plan.records):
-            if sp == split and len(out) < SHOWN:
-                inp, outp = _texts(rec)
-                out.append([i, rec["source"], inp, outp])
-        return out
-
-    @ui_errors
-    def preview(*values, progress=gr.Progress()):
-        o = opts(*values)
-        if not o["task"]:
-            raise gr.Error("Pick a task first.")
-        if 1 - o["splits"][1] - o["splits"][2] <= 0:
-            raise gr.Error("Validation and test take everything: leave some rows for train.")
-        progress(0, desc="checking splits and personal data")
-        plan = studio.export_plan(**o)
-        front, body = _split_card(plan.card)
-        split = next((s for s in ("test", "validation", "train")
-                      if plan.counts["splits"][s]), "train")
-        return (plan, _counts_md(plan), _checks_md(plan), gr.update(value=split),
-                table(plan, split), body, front)
-
-    @ui_errors
-    def export(plan, folder, *values):
-        if plan is None:
-            raise gr.Error("Preview first: the export writes exactly what the preview shows.")
-        folder = (folder or "").strip()
-        if not folder:
-            raise gr.Error("Give a folder to write.")
-        r = studio.export(folder, expect=plan.fingerprint, **opts(*values))
-        files = "\n".join(f"- `{html.escape(p)}` ({f['bytes']:,} bytes)"
-                          for p, f in r["files"].items())
-        same = " (identical to the previous export there)" if r["unchanged"] else ""
-        return (f"Wrote **{sum(r['counts']['splits'].values())}** rows to "
-                f"`{html.escape(r['out_dir'])}`{same} · export #{r['export_id']}\n\n{files}")
-
-    def do_push(folder, repo_id, tok, pub, dry):
-        r = studio.push(repo_id, folder=(folder or "").strip() or None, token=tok or None,
-                        private=not pub, dry_run=dry)
-        files = "\n".join(f"- `{html.escape(f['path'])}` ({f['bytes']:,} bytes)"
-                          for f in r["files"])
-        what = "private" if r["private"] else "public"
-        if dry:
-            return (f"Would push **{len(r['files'])} files** from `{html.escape(r['folder'])}` "
-                    f"to the {what} dataset `{html.escape(r['repo_id'])}`; its files under "
-                    f"`{r['delete_patterns']}` that are not here are deleted.\n\n{files}")
-        return (f"Pushed **{len(r['files'])} files** ({what}): "
-                f"[{html.escape(r['url'])}]({r['url']})\n\n{files}")
-
-    def refresh(task):
-        if not task:
-            return gr.update(), "", ""
-        t = studio.task(task)
-        last = studio.exports(task, limit=1)
-        note = (f"Last export: #{last[0]['id']} of {last[0]['rows']} rows to "
-                f"`{html.escape(last[0]['out_dir'])}` at {last[0]['created_at'][:19]} UTC"
-                if last else "")
-        return (gr.update(value=bool(t.labels), interactive=bool(t.labels)),
-                last[0]["out_dir"] if last else f"exports/{task}", note)
-
-    preview_btn.click(preview, options,
+    preview_btn.click(bind_progress(preview, studio), options,
                       [plan_state, counts, checks, split_pick, rows, card, card_yaml],
                       api_name="export_preview")
-    split_pick.change(table, [plan_state, split_pick], rows, api_name=False)
-    export_btn.click(ui_errors(export), [plan_state, out_dir, *options], result,
+    split_pick.change(split_rows, [plan_state, split_pick], rows, api_name=False)
+    export_btn.click(bind(export, studio), [plan_state, out_dir, *options], result,
                      api_name="export")
-    dry_btn.click(ui_errors(lambda *a: do_push(*a, True)), [out_dir, repo, token, public],
-                  pushed, api_name=False)
-    push_btn.click(ui_errors(lambda *a: do_push(*a, False)), [out_dir, repo, token, public],
-                   pushed, api_name=False)
-    return {"refresh": (refresh, [task_box], [stratify, out_dir, result])}
+    dry_btn.click(bind(push, studio, True), [out_dir, repo, token, public], pushed,
+                  api_name=False)
+    push_btn.click(bind(push, studio, False), [out_dir, repo, token, public], pushed,
+                   api_name=False)
+    return {"refresh": (partial(refresh, studio), [task_box], [stratify, out_dir, result])}
+
+
+# -- handlers: functions of (studio, plain values); `values` are the options' values: task,
+# validation and test shares, seed, schema, format, personal data, license, language, test
+# split from, stratify ---------------------------------------------------------------------------
+
+def options_of(task, v, t, sd, sch, fm, pi, lic, lang, tf, strat) -> dict:
+    """The options' values as keywords of Studio.export_plan and Studio.export."""
+    return {"task": task, "splits": (round(1 - v - t, 6), v, t), "seed": int(sd or 0),
+            "schema": sch, "fmt": fm, "pii": pi, "license": lic, "language": lang,
+            "test_from": tf, "stratify": strat}
+
+
+def split_rows(plan, split):
+    """The table of one split's rows (the first SHOWN)."""
+    if plan is None:
+        return []
+    out = []
+    for i, sp, rec in zip(plan.ids, plan.splits, plan.records):
+        if sp == split and len(out) < SHOWN:
+            inp, outp = _texts(rec)
+            out.append([i, rec["source"], inp, outp])
+    return out
+
+
+def preview(studio, *values, progress=quiet):
+    """The plan (kept for Export), counts, checks, the split shown, its rows, the card's body
+    and its metadata."""
+    import gradio as gr
+
+    o = options_of(*values)
+    if not o["task"]:
+        raise gr.Error("Pick a task first.")
+    if 1 - o["splits"][1] - o["splits"][2] <= 0:
+        raise gr.Error("Validation and test take everything: leave some rows for train.")
+    progress(0, desc="checking splits and personal data")
+    plan = studio.export_plan(**o)
+    front, body = _split_card(plan.card)
+    split = next((s for s in ("test", "validation", "train")
+                  if plan.counts["splits"][s]), "train")
+    return (plan, _counts_md(plan), _checks_md(plan), gr.update(value=split),
+            split_rows(plan, split), body, front)
+
+
+def export(studio, plan, folder, *values):
+    """Write exactly what the preview showed (refused when the rows changed since)."""
+    import gradio as gr
+
+    if plan is None:
+        raise gr.Error("Preview first: the export writes exactly what the preview shows.")
+    folder = (folder or "").strip()
+    if not folder:
+        raise gr.Error("Give a folder to write.")
+    r = studio.export(folder, expect=plan.fingerprint, **options_of(*values))
+    files = "\n".join(f"- `{html.escape(p)}` ({f['bytes']:,} bytes)"
+                      for p, f in r["files"].items())
+    same = " (identical to the previous export there)" if r["unchanged"] else ""
+    return (f"Wrote **{sum(r['counts']['splits'].values())}** rows to "
+            f"`{html.escape(r['out_dir'])}`{same} · export #{r['export_id']}\n\n{files}")
+
+
+def push(studio, dry, folder, repo_id, tok, pub):
+    """Push the folder to the Hub (dry: say what would be pushed)."""
+    r = studio.push(repo_id, folder=(folder or "").strip() or None, token=tok or None,
+                    private=not pub, dry_run=dry)
+    files = "\n".join(f"- `{html.escape(f['path'])}` ({f['bytes']:,} bytes)"
+                      for f in r["files"])
+    what = "private" if r["private"] else "public"
+    if dry:
+        return (f"Would push **{len(r['files'])} files** from `{html.escape(r['folder'])}` "
+                f"to the {what} dataset `{html.escape(r['repo_id'])}`; its files under "
+                f"`{r['delete_patterns']}` that are not here are deleted.\n\n{files}")
+    return (f"Pushed **{len(r['files'])} files** ({what}): "
+            f"[{html.escape(r['url'])}]({r['url']})\n\n{files}")
+
+
+def refresh(studio, task):
+    """The tab opened: stratify only for a label task, the folder to write, the last export."""
+    import gradio as gr
+
+    if not task:
+        return gr.update(), "", ""
+    t = studio.task(task)
+    last = studio.exports(task, limit=1)
+    note = (f"Last export: #{last[0]['id']} of {last[0]['rows']} rows to "
+            f"`{html.escape(last[0]['out_dir'])}` at {last[0]['created_at'][:19]} UTC"
+            if last else "")
+    return (gr.update(value=bool(t.labels), interactive=bool(t.labels)),
+            last[0]["out_dir"] if last else f"exports/{task}", note)
 
 
 def _texts(rec: dict) -> tuple[str, str]:

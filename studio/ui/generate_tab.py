@@ -5,8 +5,9 @@ and a failed job says why. The API key typed here stays in this browser session:
 the job, never stored. The handlers are module-level functions of (studio, plain values)."""
 
 import html
+from functools import partial
 
-from studio.ui.common import header_markdown, ui_errors
+from studio.ui.common import bind, header_markdown
 
 JOB_COLUMNS = ["job", "status", "mode", "done", "failed", "remaining", "tokens", "cost $",
                "reason"]
@@ -66,73 +67,94 @@ def build_generate_tab(gr, settings, studio, task_box, header):
     job_state = gr.State(None)
     timer = gr.Timer(1.0, active=False)
 
-    @ui_errors
-    def check(url_text, model_name, api_key, fmt):
-        return check_connection(studio, url_text, model_name, api_key, fmt)
-
-    @ui_errors
-    def start_job(task, url_text, model_name, api_key, fmt, md, n, c, tokens, seed_ids, source,
-                  again):
-        cfg = teacher_config(studio, url_text, model_name, api_key, fmt, concurrency=c)
-        job = studio.start_job(cfg, task=task, mode=md,
-                               n=int(n) if n and md != "outputs" else None,
-                               seed_ids=[int(s) for s in seed_ids] if seed_ids else None,
-                               budget_tokens=int(tokens) if tokens else None,
-                               import_file=(source or None) if md != "inputs" else None)
-        studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
-        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
-                gr.update(visible=True))
-
-    @ui_errors
-    def resume_job(task, picked, url_text, model_name, api_key, fmt, c, again):
-        if not picked:
-            raise gr.Error("Pick a stopped job to resume.")
-        job = studio.job(int(picked))
-        cfg = teacher_config(studio, url_text, model_name, api_key, fmt, job=job, concurrency=c)
-        studio.claim_job(job["id"])
-        studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
-        return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
-                gr.update(visible=True))
-
-    @ui_errors
-    def cancel_job(job_id, task):
-        if job_id is None:
-            raise gr.Error("No job started in this session.")
-        studio.cancel_job(int(job_id))
-        return job_view(studio, job_id, task)[:-1]
-
-    def tick(job_id, task):
-        *out, running = job_view(studio, job_id, task)
-        return (*out, gr.Timer(active=running), gr.update(visible=running))
-
-    def refresh(task, job_id, md, source):
-        choices = [(f"#{r['id']} {r['input'][:70]}", r["id"])
-                   for r in studio.seed_candidates(task, limit=200)] if task else []
-        sources, value, note = plan_view(studio, task, md, source)
-        return (gr.update(choices=choices), gr.update(choices=sources, value=value), note,
-                *job_view(studio, job_id, task)[:-1])
-
-    def planned(task, md, source):
-        sources, value, note = plan_view(studio, task, md, source)
-        return gr.update(choices=sources, value=value), note
-
     shown = [progress, newest, jobs_table, pick, header]
-    test.click(check, [urls, model, key, structured], conn, api_name="test_connection")
-    start.click(start_job, [task_box, urls, model, key, structured, mode, count, conc, budget,
-                            seeds, label_from, refresh_box],
+    test.click(bind(check_connection, studio), [urls, model, key, structured], conn,
+               api_name="test_connection")
+    start.click(bind(start_job, studio), [task_box, urls, model, key, structured, mode, count,
+                                          conc, budget, seeds, label_from, refresh_box],
                 [job_state, *shown, timer, cancel], api_name="generate")
-    resume.click(resume_job, [task_box, pick, urls, model, key, structured, conc, refresh_box],
+    resume.click(bind(resume_job, studio),
+                 [task_box, pick, urls, model, key, structured, conc, refresh_box],
                  [job_state, *shown, timer, cancel], api_name="resume_job")
-    cancel.click(cancel_job, [job_state, task_box], shown, api_name="cancel_job")
-    timer.tick(tick, [job_state, task_box], [*shown, timer, cancel], api_name=False)
+    cancel.click(bind(cancel_job, studio), [job_state, task_box], shown, api_name="cancel_job")
+    timer.tick(partial(tick, studio), [job_state, task_box], [*shown, timer, cancel],
+               api_name=False)
     for box in (mode, label_from):
-        box.change(planned, [task_box, mode, label_from], [label_from, plan_note],
-                   api_name=False, show_progress="hidden")
-    return {"refresh": (refresh, [task_box, job_state, mode, label_from],
-                        [seeds, label_from, plan_note, *shown])}
+        box.change(partial(planned, studio), [task_box, mode, label_from],
+                   [label_from, plan_note], api_name=False, show_progress="hidden")
+    return {"refresh": (partial(refresh, studio), [task_box, job_state, mode, label_from],
+                        [seeds, label_from, plan_note, *shown]),
+            "teacher": (urls, model)}
 
 
 # -- handlers: functions of (studio, plain values) ---------------------------------------------
+
+def start_job(studio, task, url_text, model_name, api_key, fmt, md, n, c, tokens, seed_ids,
+              source, again):
+    """Start a job and run it in a background thread (the job id, what the tab shows, the
+    timer on, the Cancel button shown)."""
+    import gradio as gr
+
+    cfg = teacher_config(studio, url_text, model_name, api_key, fmt, concurrency=c)
+    job = studio.start_job(cfg, task=task, mode=md,
+                           n=int(n) if n and md != "outputs" else None,
+                           seed_ids=[int(s) for s in seed_ids] if seed_ids else None,
+                           budget_tokens=int(tokens) if tokens else None,
+                           import_file=(source or None) if md != "inputs" else None)
+    studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
+    return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
+            gr.update(visible=True))
+
+
+def resume_job(studio, task, picked, url_text, model_name, api_key, fmt, c, again):
+    """Resume the stopped job picked, in a background thread."""
+    import gradio as gr
+
+    if not picked:
+        raise gr.Error("Pick a stopped job to resume.")
+    job = studio.job(int(picked))
+    cfg = teacher_config(studio, url_text, model_name, api_key, fmt, job=job, concurrency=c)
+    studio.claim_job(job["id"])
+    studio.run_job_in_background(job["id"], cfg, refresh=bool(again))
+    return (job["id"], *job_view(studio, job["id"], task)[:-1], gr.Timer(active=True),
+            gr.update(visible=True))
+
+
+def cancel_job(studio, job_id, task):
+    import gradio as gr
+
+    if job_id is None:
+        raise gr.Error("No job started in this session.")
+    studio.cancel_job(int(job_id))
+    return job_view(studio, job_id, task)[:-1]
+
+
+def tick(studio, job_id, task):
+    """The timer: the job's progress; the timer and Cancel stay while it runs."""
+    import gradio as gr
+
+    *out, running = job_view(studio, job_id, task)
+    return (*out, gr.Timer(active=running), gr.update(visible=running))
+
+
+def refresh(studio, task, job_id, md, source):
+    """The tab opened or the task changed: seeds, rows to label, the plan, the jobs."""
+    import gradio as gr
+
+    choices = [(f"#{r['id']} {r['input'][:70]}", r["id"])
+               for r in studio.seed_candidates(task, limit=200)] if task else []
+    sources, value, note = plan_view(studio, task, md, source)
+    return (gr.update(choices=choices), gr.update(choices=sources, value=value), note,
+            *job_view(studio, job_id, task)[:-1])
+
+
+def planned(studio, task, md, source):
+    """The mode or the rows to label changed: what a job would label."""
+    import gradio as gr
+
+    sources, value, note = plan_view(studio, task, md, source)
+    return gr.update(choices=sources, value=value), note
+
 
 def teacher_config(studio, url_text, model_name, api_key, fmt, job=None, concurrency=None):
     base_urls = [u.strip() for u in (url_text or "").splitlines() if u.strip()]

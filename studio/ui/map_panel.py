@@ -1,10 +1,18 @@
 """Curate tab, the map: the task's inputs in two dimensions (PCA of their vectors), coloured by
-status, source, duplicate cluster or quality; click a point to see the example and its scores."""
+status, source, duplicate cluster or quality; click a point to see the example and its scores.
+The handlers are module-level functions of (studio, plain values); the builder wires them."""
 
 import html
 
 from studio.display import shorten
-from studio.ui.common import SCORE_COLUMNS, progress_reporter, score_rows, ui_errors
+from studio.ui.common import (
+    SCORE_COLUMNS,
+    bind,
+    bind_progress,
+    progress_reporter,
+    quiet,
+    score_rows,
+)
 
 COLOR_BY = ["status", "source", "cluster", "quality"]
 PALETTE = {"pending": "#9ca3af", "approved": "#16a34a", "rejected": "#dc2626",
@@ -41,36 +49,48 @@ def build_map_panel(gr, settings, studio, task_box):
                           column_widths=["16%", "10%", "74%"], elem_id="map-scores")
     open_btn = gr.Button("Open it in Review", visible=False, elem_id="btn-map-open")
 
-    @ui_errors
-    def draw(task, by, progress=gr.Progress()):
-        if not task:
-            return "", ""
-        studio.embed(task=task, on_progress=progress_reporter(progress, "embedding"))
-        m = studio.map_points(task=task)
-        if not m["points"]:
-            return "Nothing to map yet: the task needs two embedded rows.", ""
-        shown = len(m["points"])
-        sample = f" (a sample of {shown} of {m['total']})" if shown < m["total"] else ""
-        cap = (f"**{shown}** inputs{sample}; the two axes hold {m['explained']:.0%} of the "
-               f"variance. Colour: {by}.")
-        return cap, svg(m["points"], by)
+    draw = bind_progress(draw_map, studio)
+    show = bind(show_point, studio)
 
-    @ui_errors
-    def show(evt: gr.EventData):
-        eid = int(evt.id)
-        row = studio.get(eid)
-        lines = [f"**#{eid}** · {row['status']} · {row['source']}"
-                 + (f" · duplicate of #{row['duplicate_of']}" if row["duplicate_of"] else ""),
-                 f"**Input:** {html.escape(shorten(row['input'], 400))}",
-                 f"**Output:** {html.escape(shorten(row['output'] or '(none yet)', 400))}"]
-        table = score_rows(studio.explain_scores(eid))
-        return (eid, "\n\n".join(lines), gr.update(value=table, visible=bool(table)),
-                gr.update(visible=True))
+    def clicked(evt: gr.EventData):  # the dot's id, sent by CLICK_JS
+        return show(evt.id)
 
     draw_btn.click(draw, [task_box, color], [caption, canvas], api_name="map")
     color.change(draw, [task_box, color], [caption, canvas], api_name=False)
-    canvas.click(show, None, [picked, card, scores, open_btn], api_name=False)
+    canvas.click(clicked, None, [picked, card, scores, open_btn], api_name=False)
     return {"open": (open_btn, picked)}
+
+
+# -- handlers: functions of (studio, plain values) ---------------------------------------------
+
+def draw_map(studio, task, by, progress=quiet):
+    """Embed the task's new rows and draw them: the caption and the SVG."""
+    if not task:
+        return "", ""
+    studio.embed(task=task, on_progress=progress_reporter(progress, "embedding"))
+    m = studio.map_points(task=task)
+    if not m["points"]:
+        return "Nothing to map yet: the task needs two embedded rows.", ""
+    shown = len(m["points"])
+    sample = f" (a sample of {shown} of {m['total']})" if shown < m["total"] else ""
+    cap = (f"**{shown}** inputs{sample}; the two axes hold {m['explained']:.0%} of the "
+           f"variance. Colour: {by}.")
+    return cap, svg(m["points"], by)
+
+
+def show_point(studio, example_id):
+    """A dot clicked: its id, a card, its scores and the Open-in-Review button."""
+    import gradio as gr
+
+    eid = int(example_id)
+    row = studio.get(eid)
+    lines = [f"**#{eid}** · {row['status']} · {row['source']}"
+             + (f" · duplicate of #{row['duplicate_of']}" if row["duplicate_of"] else ""),
+             f"**Input:** {html.escape(shorten(row['input'], 400))}",
+             f"**Output:** {html.escape(shorten(row['output'] or '(none yet)', 400))}"]
+    table = score_rows(studio.explain_scores(eid))
+    return (eid, "\n\n".join(lines), gr.update(value=table, visible=bool(table)),
+            gr.update(visible=True))
 
 
 def svg(points: list[dict], by: str) -> str:

@@ -1,15 +1,17 @@
 """Train tab: a model preset or any path/Hub id, the trainer's settings as typed controls filled
 with the values the run would compute (each with its reason), Train / Cancel / Resume, a live
-loss plot, progress, tokens/s and the log tail, and the history of runs side by side."""
+loss plot, progress, tokens/s and the log tail, and the history of runs side by side. The
+handlers are module-level functions of (studio, plain values); the builder wires them."""
 
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
 
 from studio.errors import BadInput
 from studio.ui.charts import line_chart
-from studio.ui.common import ui_errors
+from studio.ui.common import bind, header_markdown
 from studio.vocabulary import LIVE_RUN_STATUSES
 
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
@@ -87,7 +89,6 @@ def progress_html(run: dict | None) -> str:
 
 
 def build_train_tab(gr, settings, studio, task_box, header):
-    from studio.training import process
     from trainer.config import help_text
 
     helps = help_text()
@@ -146,100 +147,120 @@ def build_train_tab(gr, settings, studio, task_box, header):
     timer = gr.Timer(1.0, active=False)
     fields = [method, epochs, max_steps, lr, lora_r, batch, accum, max_len, eval_steps,
               patience, precision, merge, answer_only]
-
-    def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
-        def pos(x, cast=int):
-            """A typed setting: blank (or 0) is auto, the value the run computes."""
-            text = str(x).strip() if x is not None else ""
-            if not text or text == "auto":
-                return None
-            try:
-                value = float(text)
-            except ValueError:
-                raise BadInput(f"{text!r} is not a number: type one, or leave the box blank "
-                               "for the computed value") from None
-            return cast(value) if value > 0 else None
-
-        return {"method": m, "epochs": pos(ep, float), "max_steps": pos(ms),
-                "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
-                "grad_accum": pos(a), "max_length": pos(ml), "eval_steps": pos(es),
-                "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg),
-                "assistant_only_loss": bool(ao)}
-
-    @ui_errors
-    def fill(task, m, *values):
-        given = chosen(*values)
-        given = {k: given[k] for k in ("method", "max_steps", "lora_r",
-                                       "early_stopping_patience", "precision", "merge")}
-        s = studio.train_settings(model=m, task=task, **given)
-        v = s["settings"]
-        reasons = "\n".join(f"- **{k.replace('_', ' ')}** {v.get(k, '')}: {s['why'][k]}"
-                            for k in ("epochs", "learning_rate", "batch_size", "grad_accum",
-                                      "max_length", "eval_steps", "precision")
-                            if k in s["why"])
-        note = (f"Computed for about {s['n_train']} train rows; token lengths "
-                f"{s['tokens']}.\n\n{reasons}")
-        return (v["epochs"], v["learning_rate"], v["batch_size"], v["grad_accum"],
-                v["max_length"], v["eval_steps"], v["precision"], note)
-
-    def view(run_id, picked=None):
-        runs = studio.runs()
-        run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
-        # runs() above folded the run's metrics in
-        chart = loss_chart(studio.run_metrics(run["id"]) if run else [])
-        tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
-        stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
-                     if r["status"] in ("failed", "cancelled", "interrupted")]
-        keep = picked if picked in [v for _, v in stoppable] else None
-        return (progress_html(run), chart, tail, run_rows(runs),
-                gr.update(choices=stoppable, value=keep), run is not None and
-                run["status"] in LIVE)
-
-    def show(run_id, picked=None):
-        *out, live = view(run_id, picked)
-        return (*out, gr.Timer(active=live), gr.update(visible=live))
-
-    @ui_errors
-    def start(task, m, *values):
-        if not (m or "").strip():
-            raise gr.Error("Pick or type a base model.")
-        s = {k: v for k, v in chosen(*values).items() if v is not None}
-        run = studio.train(model=m.strip(), task=task, settings=s, detach=True)
-        return (run["id"], *show(run["id"]), header_md(task))
-
-    @ui_errors
-    def cancel(run_id):
-        if run_id is None:
-            raise gr.Error("No run started in this session.")
-        studio.cancel_run(int(run_id), wait=False)
-        return show(run_id)
-
-    @ui_errors
-    def resume(picked):
-        if not picked:
-            raise gr.Error("Pick a cancelled, interrupted or failed run to resume.")
-        run = studio.resume_run(int(picked), detach=True)
-        return (run["id"], *show(run["id"]))
-
-    def header_md(task):
-        from studio.ui.common import header_markdown
-
-        return header_markdown(studio, task)
-
     shown = [status, plot, log_tail, runs_table, pick, timer, cancel_btn]
     filled = [epochs, lr, batch, accum, max_len, eval_steps, precision, why]
-    suggest_btn.click(fill, [task_box, model, *fields], filled, api_name="train_settings")
-    model.input(fill, [task_box, model, *fields], filled, api_name=False)  # a model picked
-    train_btn.click(start, [task_box, model, *fields], [run_state, *shown, header],
+    fill_in = bind(fill, studio)
+    suggest_btn.click(fill_in, [task_box, model, *fields], filled, api_name="train_settings")
+    model.input(fill_in, [task_box, model, *fields], filled, api_name=False)  # a model picked
+    train_btn.click(bind(start, studio), [task_box, model, *fields], [run_state, *shown, header],
                     api_name="train")
-    cancel_btn.click(cancel, [run_state], shown, api_name="cancel_run")
-    resume_btn.click(resume, [pick], [run_state, *shown], api_name="resume_run")
-    timer.tick(show, [run_state, pick], shown, api_name=False)  # a picked run stays picked
+    cancel_btn.click(bind(cancel, studio), [run_state], shown, api_name="cancel_run")
+    resume_btn.click(bind(resume, studio), [pick], [run_state, *shown], api_name="resume_run")
+    timer.tick(partial(show, studio), [run_state, pick], shown,
+               api_name=False)  # a picked run stays picked
+    return {"refresh": (partial(refresh, studio), [run_state], [run_state, *shown])}
 
-    def refresh(run_id):
-        if run_id is None:  # a new page shows the newest run, live or not
-            newest = studio.runs()
-            run_id = newest[0]["id"] if newest else None
-        return (run_id, *show(run_id))
 
-    return {"refresh": (refresh, [run_state], [run_state, *shown])}
+# -- handlers: functions of (studio, plain values); `values` are the settings' values, in the
+# order of chosen() -------------------------------------------------------------------------------
+
+def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
+    """The settings typed, as the trainer's keywords (blank or 0: None, computed by the run)."""
+    def pos(x, cast=int):
+        """A typed setting: blank (or 0) is auto, the value the run computes."""
+        text = str(x).strip() if x is not None else ""
+        if not text or text == "auto":
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise BadInput(f"{text!r} is not a number: type one, or leave the box blank "
+                           "for the computed value") from None
+        return cast(value) if value > 0 else None
+
+    return {"method": m, "epochs": pos(ep, float), "max_steps": pos(ms),
+            "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
+            "grad_accum": pos(a), "max_length": pos(ml), "eval_steps": pos(es),
+            "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg),
+            "assistant_only_loss": bool(ao)}
+
+
+def fill(studio, task, m, *values):
+    """The values the run would compute for this model and data, each with its reason."""
+    given = chosen(*values)
+    given = {k: given[k] for k in ("method", "max_steps", "lora_r",
+                                   "early_stopping_patience", "precision", "merge")}
+    s = studio.train_settings(model=m, task=task, **given)
+    v = s["settings"]
+    reasons = "\n".join(f"- **{k.replace('_', ' ')}** {v.get(k, '')}: {s['why'][k]}"
+                        for k in ("epochs", "learning_rate", "batch_size", "grad_accum",
+                                  "max_length", "eval_steps", "precision")
+                        if k in s["why"])
+    note = (f"Computed for about {s['n_train']} train rows; token lengths "
+            f"{s['tokens']}.\n\n{reasons}")
+    return (v["epochs"], v["learning_rate"], v["batch_size"], v["grad_accum"],
+            v["max_length"], v["eval_steps"], v["precision"], note)
+
+
+def view(studio, run_id, picked=None):
+    """Progress, loss chart, log tail, runs table, the resumable runs, and whether it is live."""
+    import gradio as gr
+
+    from studio.training import process
+
+    runs = studio.runs()
+    run = next((r for r in runs if r["id"] == run_id), None) if run_id else None
+    # runs() above folded the run's metrics in
+    chart = loss_chart(studio.run_metrics(run["id"]) if run else [])
+    tail = process.log_tail(Path(run["run_dir"]) / "train.log", 12) if run else ""
+    stoppable = [(f"#{r['id']} {r['status']}", r["id"]) for r in runs
+                 if r["status"] in ("failed", "cancelled", "interrupted")]
+    keep = picked if picked in [v for _, v in stoppable] else None
+    return (progress_html(run), chart, tail, run_rows(runs),
+            gr.update(choices=stoppable, value=keep), run is not None and
+            run["status"] in LIVE)
+
+
+def show(studio, run_id, picked=None):
+    """The run's view; the timer and Cancel stay while it is live."""
+    import gradio as gr
+
+    *out, live = view(studio, run_id, picked)
+    return (*out, gr.Timer(active=live), gr.update(visible=live))
+
+
+def start(studio, task, m, *values):
+    """Train: a run starts in its own process."""
+    import gradio as gr
+
+    if not (m or "").strip():
+        raise gr.Error("Pick or type a base model.")
+    s = {k: v for k, v in chosen(*values).items() if v is not None}
+    run = studio.train(model=m.strip(), task=task, settings=s, detach=True)
+    return (run["id"], *show(studio, run["id"]), header_markdown(studio, task))
+
+
+def cancel(studio, run_id):
+    import gradio as gr
+
+    if run_id is None:
+        raise gr.Error("No run started in this session.")
+    studio.cancel_run(int(run_id), wait=False)
+    return show(studio, run_id)
+
+
+def resume(studio, picked):
+    import gradio as gr
+
+    if not picked:
+        raise gr.Error("Pick a cancelled, interrupted or failed run to resume.")
+    run = studio.resume_run(int(picked), detach=True)
+    return (run["id"], *show(studio, run["id"]))
+
+
+def refresh(studio, run_id):
+    """The tab opened: the session's run, else the newest, live or not."""
+    if run_id is None:  # a new page shows the newest run, live or not
+        newest = studio.runs()
+        run_id = newest[0]["id"] if newest else None
+    return (run_id, *show(studio, run_id))

@@ -1,0 +1,1 @@
+"""Turning a trained run into files people run: GGUF, Ollama, serving commands."""
