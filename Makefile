@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python benchmarks/dedupe_speed.py
 	$(BIN)/python benchmarks/score_speed.py
 	$(BIN)/python benchmarks/export_speed.py
+	$(BIN)/python benchmarks/export_model_speed.py
 
 screenshots: setup
 	$(BIN)/python docs/screenshots.py

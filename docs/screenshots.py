@@ -63,6 +63,7 @@ def main():
             export(page)
             browser.close()
     train_only()
+    deploy_only()
     print("wrote docs/data-tab.png, review-tab.png, generate-tab.png, corrupt-tab.png, "
           "curate-scores.png, curate-tab.png, curate-map.png and export-tab.png")
 
@@ -118,6 +119,16 @@ def curate(page, srv):
     page.locator("#cur-map").screenshot(path=str(ROOT / "docs" / "curate-map.png"))
 
 
+def _longer_answer(req) -> dict:
+    """A judge's verdict that prefers the longer of the two answers (a stand-in for a real
+    judge in the screenshot; the figures are not a measurement)."""
+    prompt = req["messages"][-1]["content"]
+    a = prompt.split("\n\nAnswer A:\n", 1)[1].split("\n\nAnswer B:\n", 1)[0]
+    b = prompt.split("\n\nAnswer B:\n", 1)[1].split("\n\nWhich answer", 1)[0]
+    return {"verdict": "tie" if len(a) == len(b) else "A" if len(a) > len(b) else "B",
+            "reason": "more complete"}
+
+
 def train_only():
     """`python docs/screenshots.py train`: the Train and Evaluate tabs, on a tiny model built
     here (no download), trained for real on the approved sample tweets."""
@@ -150,9 +161,20 @@ def train_only():
             page.get_by_role("tab", name="Evaluate").click()
             page.locator("#btn-eval").click()
             expect(page.locator("#eval-rows .virtual-row").first).to_be_visible(timeout=60_000)
+            # a loopback judge that prefers the longer answer, in either order
+            with TeacherServer(answer=_longer_answer) as judge:
+                page.locator("#judge-url textarea").fill(judge.url)
+                page.locator("#judge-model textarea").fill("judge-test")
+                page.locator("#btn-judge").click()
+                expect(page.locator("#eval-judge")).to_contain_text("Tuned wins",
+                                                                    timeout=120_000)
+            for elem, value in (("curve-points", "4"), ("curve-seeds", "1")):
+                box = page.locator(f"#{elem} input")
+                box.fill(value)
+                box.press("Tab")
             page.locator("#btn-curve").click()
             expect(page.locator("#curve-status")).to_contain_text("completed", timeout=900_000)
-            expect(page.locator("#curve-plot polyline")).to_have_count(2)
+            expect(page.locator("#curve-answer")).not_to_be_empty()
             page.locator("#play-input textarea").fill("the 42 bus was late AGAIN, missed class")
             page.locator("#btn-play").click()
             expect(page.locator("#play-tuned textarea")).not_to_have_value("", timeout=60_000)
@@ -161,5 +183,38 @@ def train_only():
     print("wrote docs/train-tab.png and docs/evaluate-tab.png")
 
 
+def deploy_only():
+    """`python docs/screenshots.py deploy`: the Deploy tab on a tiny model trained here: an
+    Ollama export, the model served by llama.cpp and asked a question."""
+    from trainer.tiny import build_tiny_model
+
+    with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
+        s.import_samples()
+        s.bulk_review("approve", task="tweet-summary")
+        rows = s.list(task="tweet-summary", limit=500)["rows"]
+        tiny = build_tiny_model(Path(d) / "tiny-llama",
+                                [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+        s.train(model=str(tiny), max_steps=20)
+        with running_app(s) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(url)
+            page.get_by_role("tab", name="Deploy").click()
+            page.get_by_label("Ollama folder (GGUF + Modelfile)").check()
+            page.locator("#btn-export-model").click()
+            expect(page.locator("#deploy-result")).to_contain_text("Exported", timeout=300_000)
+            page.locator("#btn-serve").click()
+            expect(page.locator("#deploy-status")).to_contain_text("Serving", timeout=120_000)
+            page.locator("#deploy-question textarea").fill("the 42 bus was late AGAIN lol")
+            page.locator("#btn-deploy-ask").click()
+            expect(page.locator("#deploy-answer textarea")).not_to_have_value("",
+                                                                         timeout=60_000)
+            page.screenshot(path=str(ROOT / "docs" / "deploy-tab.png"), full_page=True)
+            page.locator("#btn-serve-stop").click()
+            browser.close()
+    print("wrote docs/deploy-tab.png")
+
+
 if __name__ == "__main__":
-    {"export": export_only, "train": train_only}.get(" ".join(sys.argv[1:]), main)()
+    {"export": export_only, "train": train_only, "deploy": deploy_only}.get(
+        " ".join(sys.argv[1:]), main)()

@@ -23,6 +23,10 @@ def _run_options(sp) -> None:
                     "(see python -m trainer's config.toml for the list)")
     sp.add_argument("--detach", action="store_true", help="start the run and return; follow "
                     "it with `runs`")
+    sp.add_argument("--test-from", choices=["real", "any"], help="which rows the test split "
+                    "may hold: real (imported, the default: the score says how the model does "
+                    "on your own data) or any (teacher-written and corrupted rows too, so the "
+                    "evaluation can slice by source and corruption)")
 
 
 def add_parsers(cmd) -> None:
@@ -60,9 +64,16 @@ def add_parsers(cmd) -> None:
     sp.add_argument("--public", action="store_true", help="make a new repo public "
                     "(default private)")
     sp.add_argument("--dry-run", action="store_true", help="list what would be pushed")
-    sp = cmd("learning-curve", "train on 25%%, 50%% and 100%% of the train split and score "
-             "each: how much data does the task need?", task=True)
+    sp = cmd("learning-curve", "train on nested, seeded subsets of the train split and score "
+             "each, fit a saturating power law and say how many examples a target needs: how "
+             "much data does the task need?", task=True)
     _run_options(sp)
+    sp.add_argument("--points", type=int, help="subset sizes, spaced geometrically up to the "
+                    "whole train split (default 5)")
+    sp.add_argument("--seeds", type=int, help="seeds per size, each drawing its own subsets "
+                    "(default: 3 under 200 train rows, else 1)")
+    sp.add_argument("--target", type=float, help="the score to reach (default: the tuned "
+                    "score plus 10%% of the distance to the metric's maximum)")
 
 
 def _settings(pairs: list[str]) -> dict:
@@ -161,6 +172,7 @@ def _train(s, a) -> tuple[Run, str]:
         run = _follow(s, lambda p: s.train(
             model=a.model, task=a.task, epochs=a.epochs, lora_r=a.lora_r,
             max_steps=a.max_steps, settings=_settings(a.settings), detach=a.detach,
+            test_from=a.test_from,
             on_progress=p), "training")
     return public(run), _describe(run)
 
@@ -214,17 +226,26 @@ def _push_model(s, a) -> tuple[ModelPush, str]:
 
 
 def _learning_curve(s, a) -> tuple[CurveResult, str]:
+    settings = _settings(a.settings)
+    for key, value in (("curve_points", a.points), ("curve_seeds", a.seeds),
+                       ("curve_target", a.target)):
+        if value is not None:
+            settings[key] = value
     run = _follow(s, lambda p: s.learning_curve(
         model=a.model, task=a.task, epochs=a.epochs, lora_r=a.lora_r, max_steps=a.max_steps,
-        settings=_settings(a.settings), detach=a.detach, on_progress=p), "learning curve")
+        settings=settings, detach=a.detach, test_from=a.test_from, on_progress=p),
+        "learning curve")
     curve = s.run_curve(run["id"])
     if curve is None:
         return {"run": run["id"], "status": run["status"], "curve": None}, _describe(run)
     f = _score
     lines = [f"run {run['id']}: {curve['metric']} on {curve['n']} held-out rows",
              f"  {'base model':>14}: {f(curve['base'])}"]
-    lines += [f"  {p['n_train']:>5} examples ({p['fraction']:.0%}): {f(p['value'])}"
-              for p in curve["points"]]
+    lines += [f"  {p['n_train']:>5} examples ({p['fraction']:.0%}"
+              + (f", seed {p['seed']}" if p.get("seed") is not None else "")
+              + f"): {f(p['value'])}" for p in curve["points"]]
+    if curve.get("answer"):
+        lines.append(curve["answer"])
     return {"run": run["id"], "status": run["status"], "curve": curve}, "\n".join(lines)
 
 

@@ -493,6 +493,41 @@ class EvalRow(TypedDict):
     base_score: float
     tuned_score: float
     delta: float
+    source: NotRequired[str | None]     # imported (real) | teacher | corrupted
+    length: NotRequired[int]            # the input's characters
+    judge: NotRequired[str | None]      # after eval --judge: win | tie | loss | failed
+
+
+class DeltaInterval(TypedDict):
+    delta: float | None
+    ci: list[float | None]       # [lo, hi]
+    n: int
+    level: float                 # 0.95
+    method: str                  # paired bootstrap over the test rows
+
+
+class PairedTest(TypedDict):
+    test: str                    # the paired sign-flip permutation test (exact or Monte Carlo)
+    p_value: float | None
+    n: int
+
+
+class JudgeSummary(TypedDict):
+    """The pairwise judge: tuned against base on every row, in both orders; a row whose two
+    orders disagree is a tie, half a win; an unreadable answer is a failure, never counted."""
+    win_rate: float | None
+    win_rate_ci: list[float | None]  # Wilson 95% interval ([null, null] with no row counted)
+    wins: int
+    ties: int
+    losses: int
+    n: int                       # rows counted
+    failed: int
+    model: str
+    requests: int
+    cached: int
+    tokens_in: int
+    tokens_out: int
+    failures: list[dict[str, Any]]
 
 
 class Evaluation(TypedDict):
@@ -508,6 +543,13 @@ class Evaluation(TypedDict):
     split: str
     base_model: str
     max_new_tokens: int
+    delta_ci: NotRequired[DeltaInterval]     # evaluations made since issue 26
+    test: NotRequired[PairedTest]
+    # slice kind (source, length, operator, family) -> group -> {"n", "base", "tuned",
+    # "delta", "delta_ci", "win_rate" after the judge} or {"n", "too_few": true}
+    slices: NotRequired[dict[str, dict[str, dict[str, Any]]]]
+    slices_note: NotRequired[str]            # why a slice has one group
+    judge: NotRequired[JudgeSummary]         # after eval --judge
 
 
 class RunRow(Run):
@@ -540,13 +582,22 @@ class CurvePoint(TypedDict):
     train_loss: float | None
     eval_loss: float | None
     steps: int | None
+    seed: NotRequired[int]       # curves made since issue 26: the subset's seed
 
 
 class Curve(TypedDict):
+    """curve.json: the score at each subset size and, since issue 26, what more data buys."""
     metric: str
     base: float | None
     n: int
     points: list[CurvePoint]
+    fit: NotRequired[dict[str, Any]]   # {"law": "a - b * n^-c", "params", "params_ci", "r2", ...}
+    target: NotRequired[float | None]
+    needed_for_target: NotRequired[dict[str, Any]]  # {"n", "ci": [lo, hi], "reachable"}
+    doubling: NotRequired[dict[str, Any]]           # {"delta", "ci"}: y(2n) - y(n)
+    flat: NotRequired[bool]      # doubling is expected to add under 1 point
+    answer: NotRequired[str]     # the plain sentence
+    complete: NotRequired[bool]  # false when the curve was stopped before its last point
 
 
 class CurveResult(TypedDict):

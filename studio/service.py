@@ -424,11 +424,12 @@ class Studio:
     def train(self, *, model: str | None = None, task: str | None = None,
               epochs: float | None = None, lora_r: int | None = None,
               max_steps: int | None = None, settings: dict | None = None, detach: bool = False,
-              on_progress=None, kind: str = "train") -> RunRow:
+              on_progress=None, kind: str = "train", test_from: str | None = None) -> RunRow:
         """See Training.train."""
         return self.training.train(
             model=model, task=task, epochs=epochs, lora_r=lora_r, max_steps=max_steps,
-            settings=settings, detach=detach, on_progress=on_progress, kind=kind)
+            settings=settings, detach=detach, on_progress=on_progress, kind=kind,
+            test_from=test_from)
 
     def learning_curve(self, **kw) -> RunRow:
         """A run that trains on 25%, 50% and 100% of the train split and scores each."""
@@ -462,8 +463,8 @@ class Studio:
         return self.training.cancel_run(run_id, wait=wait, timeout=timeout)
 
     def evaluate_run(self, run_id: int, *, again: bool = False) -> EvaluationRecord:
-        """See Training.evaluate_run."""
-        return self.training.evaluate_run(run_id, again=again)
+        """See Training.evaluate_run and Evaluation.evaluate (the store's own slices)."""
+        return self.evaluation.evaluate(run_id, again=again)
 
     def judge_run(self, run_id: int, teacher, *, refresh: bool = False,
                   on_progress=None) -> EvaluationRecord:

@@ -237,3 +237,15 @@ def teacher_answer(url: str, model: str, params: dict, messages, api_key=None):
             return await teacher.complete(messages, params)
 
     return run_sync(one())
+
+
+# The review journey's rows (the browser test's and the handlers' unit tests'): five complete
+# rows and an input-only one.
+REVIEW_ROWS = [
+    {"input": "tweet one about trains", "output": "trains are late"},
+    {"input": "tweet two about rain", "output": "it rains"},
+    {"input": "tweet three about cats", "output": "cats nap"},
+    {"input": "radar tweet alpha", "output": "radar one"},
+    {"input": "radar tweet beta", "output": "radar two"},
+    {"input": "a messy tweet with no summary"},
+]

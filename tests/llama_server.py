@@ -15,7 +15,6 @@ also when it failed to start; its output goes to a log file whose tail is in eve
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -134,24 +133,11 @@ class LlamaServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
+        from trainer.serve_engines import end_group
+
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # The leader has exited; end anything left in its group as well.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if proc is not None:
+            end_group(proc)
 
     def __enter__(self) -> LlamaServer:  # noqa: PYI034
         return self.start()

@@ -62,9 +62,10 @@ class TeacherServer:
                  retry_after: float = 0.05, structured: bool = True, api_key: str | None = None,
                  seed: int = 0, port: int = 0, judge=None, kind: str = "openai",
                  models: list[str] | None = None, served_model: str | None = None,
-                 slots: int | None = None, queue: int | None = None):
+                 slots: int | None = None, queue: int | None = None, answer=None):
         self.latency, self.faults, self.retry_after = latency, dict(faults or {}), retry_after
         self.judge = judge  # judge(input, output) -> a dict, or a str sent as the raw answer
+        self.answer = answer  # answer(request body) -> a dict or a str: any question at all
         self.api_key, self.port = api_key, port
         self.kind = kind if structured else "none"
         if self.kind not in KINDS:
@@ -267,6 +268,8 @@ class TeacherServer:
         """{"input": ...} or {"output": ...}, as the schema or the prompt asks; for a judge's
         question, {"rating": N, "reason": ...} (or whatever `judge` returns)."""
         messages = req["messages"]
+        if self.answer is not None:
+            return self.answer(req)
         if '"rating"' in messages[-1]["content"]:
             return self._judgement(messages[-1]["content"])
         h = hashlib.sha256((json.dumps(messages, sort_keys=True) + str(req.get("seed")))

@@ -137,17 +137,25 @@ def test_nothing_to_train_leaves_no_run(studio, cli, tmp_path):
 
 
 def test_learning_curve(studio, tiny, cli):
-    code, out, err = cli("learning-curve", "--model", tiny, "--max-steps", 3, "--json")
+    """Nested sizes with their seeds, the fitted law, and the plain answer."""
+    import re
+
+    code, out, err = cli("learning-curve", "--model", tiny, "--max-steps", 3, "--points", 3,
+                         "--seeds", 2, "--target", 0.9, "--json")
     assert code == 0, err
     curve = json.loads(out)["curve"]
-    assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 1.0]
-    sizes = [p["n_train"] for p in curve["points"]]
-    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    sizes = sorted({p["n_train"] for p in curve["points"]})
+    assert len(sizes) == 3 and len(curve["points"]) == 6
+    assert len({p["seed"] for p in curve["points"]}) == 2
     assert curve["metric"] == "rougeL" and curve["base"] is not None and curve["n"] > 0
+    assert curve["target"] == 0.9 and set(curve["needed_for_target"]) >= {"n", "ci", "reachable"}
+    assert curve["fit"]["law"] == "a - b * n^-c" and isinstance(curve["flat"], bool)
+    assert curve["answer"] and (str(sizes[-1]) in curve["answer"] or "0.9" in curve["answer"]
+                                or "flat" in curve["answer"] or "levels off" in curve["answer"])
     run = studio.runs()[0]
     assert run["kind"] == "curve" and run["curve"]["points"] == curve["points"]
     parts = {m["part"] for m in studio.run_metrics(run["id"])}
-    assert parts == {"p025", "p050", "p100"}
+    assert len(parts) == 6 and all(re.fullmatch(r"n\d{4}-s\d+", p) for p in parts)
 
 
 def test_a_model_this_machine_lacks_is_refused_at_once_when_offline(filled, studio, cli,

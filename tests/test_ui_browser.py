@@ -3,7 +3,7 @@ Every wait is on what the page shows (Playwright's retrying assertions), never a
 
 import pytest
 
-from helpers import write_jsonl
+from helpers import REVIEW_ROWS, write_jsonl
 from ui_helpers import running_app, upload
 
 pytestmark = pytest.mark.browser
@@ -11,14 +11,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def loaded(studio, tmp_path):
-    studio.import_file(write_jsonl(tmp_path / "rows.jsonl", [
-        {"input": "tweet one about trains", "output": "trains are late"},
-        {"input": "tweet two about rain", "output": "it rains"},
-        {"input": "tweet three about cats", "output": "cats nap"},
-        {"input": "radar tweet alpha", "output": "radar one"},
-        {"input": "radar tweet beta", "output": "radar two"},
-        {"input": "a messy tweet with no summary"},
-    ]))
+    studio.import_file(write_jsonl(tmp_path / "rows.jsonl", REVIEW_ROWS))
     return studio
 
 

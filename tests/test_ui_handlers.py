@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 
-from helpers import PLANTED, TWEET_TASK, load_rows, write_jsonl
+from helpers import PLANTED, REVIEW_ROWS, TWEET_TASK, load_rows, write_jsonl
 from studio.errors import StudioError
 from studio.ui import corrupt_handlers as corrupt
 from studio.ui import curate_tab as curate
@@ -50,14 +50,7 @@ def warned(handler, *args) -> str:
 @pytest.fixture
 def loaded(studio, tmp_path):
     """Five complete rows and an input-only one, all pending (the browser test's rows)."""
-    studio.import_file(write_jsonl(tmp_path / "rows.jsonl", [
-        {"input": "tweet one about trains", "output": "trains are late"},
-        {"input": "tweet two about rain", "output": "it rains"},
-        {"input": "tweet three about cats", "output": "cats nap"},
-        {"input": "radar tweet alpha", "output": "radar one"},
-        {"input": "radar tweet beta", "output": "radar two"},
-        {"input": "a messy tweet with no summary"},
-    ]))
+    studio.import_file(write_jsonl(tmp_path / "rows.jsonl", REVIEW_ROWS))
     return studio
 
 
@@ -447,9 +440,10 @@ def test_train_settings_preview_with_the_tiny_demo_model(studio, filled):
 
 
 def test_evaluate_with_no_runs_says_what_to_do(studio):
-    pick, chart = evaluate.refresh(studio, TASK, None)
+    pick, chart, answer, more_btn, more = evaluate.refresh(studio, TASK, None)
     assert shown(pick)["choices"] == [] and pick["value"] is None
     assert "Run the learning curve to see the score" in chart
+    assert answer == "" and shown(more_btn)["visible"] is False and more is None
     with pytest.raises(gr.Error, match="No completed run yet: train one in the Train tab"):
         evaluate.show_evaluation(studio, None)
     assert "No completed run yet" in warned(bind_progress(evaluate.evaluate_again, studio),
@@ -458,6 +452,32 @@ def test_evaluate_with_no_runs_says_what_to_do(studio):
         evaluate.start_curve(studio, TASK, None)
     with pytest.raises(gr.Error, match="Pick a completed run first"):
         evaluate.ask(studio, None, "hello")
+    with pytest.raises(gr.Error, match="No completed run yet"):
+        evaluate.judge(studio, None, "http://127.0.0.1:9/v1", "m", "")
+    with pytest.raises(gr.Error, match="Pick a completed run"):
+        evaluate.train_any(studio, TASK, None)
+
+
+def test_the_evaluation_view_shows_intervals_the_judge_and_slices():
+    """What the tab shows of an evaluation with every issue-26 figure (a made-up eval.json)."""
+    result = {"metric": "rougeL", "base": 0.2, "tuned": 0.3, "delta": 0.1, "n": 30,
+              "rows": [], "delta_ci": {"delta": 0.1, "ci": [0.02, 0.18], "n": 30,
+                                       "level": 0.95, "method": "paired bootstrap"},
+              "test": {"test": "sign-flip permutation (exact)", "p_value": 0.0123, "n": 30},
+              "judge": {"win_rate": 0.6, "win_rate_ci": [0.42, 0.76], "wins": 15, "ties": 6,
+                        "losses": 9, "n": 30, "failed": 1, "model": "judge-1", "cached": 4},
+              "slices": {"source": {"imported": {"n": 20, "base": 0.2, "tuned": 0.31,
+                                                 "delta": 0.11, "delta_ci": [0.01, 0.2],
+                                                 "win_rate": 0.65},
+                                    "teacher": {"n": 4, "too_few": True}}},
+              "slices_note": "only real rows"}
+    summary, rows, verdict, slices, note, any_btn = evaluate.evaluation_view(result)
+    assert ["difference, 95% interval", "", "", "+0.0200 to +0.1800"] in summary
+    assert ["paired test, p", "", "", "0.0123"] in summary
+    assert "Tuned wins 60%" in verdict and "42% to 76%" in verdict and "1 unreadable" in verdict
+    assert slices == [["source", "imported", 20, 0.2, 0.31, 0.11, "+0.010 to +0.200", "65%"],
+                      ["source", "teacher", 4, "too few rows", "", "", "", ""]]
+    assert note == "only real rows" and shown(any_btn)["visible"] is True
 
 
 # -- Deploy ------------------------------------------------------------------------------------
@@ -481,3 +501,19 @@ def test_deploy_with_no_runs_says_what_to_do(studio):
     # an unknown run: the studio's own message, as a toast
     assert "no run 7" in warned(bind(deploy.serve, studio), 7, "auto", 0)
     assert deploy.stop(studio, None) == "Nothing served from here now."
+
+
+def test_a_tracker_that_is_not_installed_is_refused_before_a_run_starts(studio):
+    """report_to is checked when Train is pressed: the message names the pip package and no
+    run (nor its folder) is made."""
+    import importlib.util
+
+    missing = next((t for t, m in (("wandb", "wandb"), ("mlflow", "mlflow"),
+                                   ("trackio", "trackio"), ("tensorboard", "tensorboard"))
+                    if importlib.util.find_spec(m) is None), None)
+    if missing is None:
+        pytest.skip("every tracker is installed here")
+    values = ["lora", "", 0, "", 16, "", "", "", "", 3, "auto", False, True, [missing]]
+    with pytest.raises(StudioError, match=f"pip install {missing}"):
+        train.start(studio, TASK, "tiny-demo", *values)
+    assert studio.runs() == []

@@ -18,7 +18,7 @@ def _number(page, elem_id, value):
     box.press("Tab")
 
 
-def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
+def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page, server):
     from playwright.sync_api import expect
 
     studio.use_encoder(minilm)
@@ -62,6 +62,21 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
         page.locator("#btn-eval").click()
         expect(page.locator("#eval-summary")).to_contain_text("rougeL")
         expect(page.locator("#eval-rows .virtual-row")).to_have_count(run["eval"]["n"])
+        expect(page.locator("#eval-summary")).to_contain_text("difference, 95% interval")
+        expect(page.locator("#eval-summary")).to_contain_text("paired test, p")
+        slices = page.locator("#eval-slices")
+        expect(slices).to_contain_text("length")
+        expect(slices).to_contain_text("source")
+        # the default test split is real rows only: the tab says why, and offers another run
+        expect(page.locator("#eval-slice-note")).to_contain_text("--test-from any")
+        expect(page.locator("#btn-train-any")).to_be_visible()
+        # the pairwise judge on the loopback teacher: a tie on every row is half a win
+        judge = server(answer=lambda req: {"verdict": "tie", "reason": "as good"})
+        page.locator("#judge-url textarea").fill(judge.url)
+        page.locator("#judge-model textarea").fill("judge-test")
+        page.locator("#btn-judge").click()
+        expect(page.locator("#eval-judge")).to_contain_text("Tuned wins 50%", timeout=60_000)
+        expect(page.locator("#eval-judge")).to_contain_text(f"{run['eval']['n']} ties")
         page.locator("#play-input textarea").fill("the 42 bus was late again, missed class")
         page.locator("#btn-play").click()
         expect(page.locator("#play-base textarea")).to_have_value(re.compile(r".+"),
@@ -132,10 +147,17 @@ def test_the_tiny_demo_model_runs_the_whole_path_with_no_download(studio, filled
         page.locator("#btn-play").click()
         expect(page.locator("#play-tuned textarea")).to_have_value(re.compile(r".+"),
                                                                   timeout=60_000)
+        _number(page, "curve-points", 3)
+        _number(page, "curve-seeds", 1)
         page.locator("#btn-curve").click()
         curve = page.locator("#curve-status")
         expect(curve).to_contain_text("completed", timeout=300_000)
-        expect_legend(page, "curve-plot", ["tuned (rougeL)", "base"])
+        keys = page.locator("#curve-plot .chart-legend li")
+        expect(keys.first).to_have_text("tuned (rougeL)")
+        expect(keys.nth(1)).to_have_text("base")
+        # the plain answer: how many examples a target needs, or that the curve is flat
+        expect(page.locator("#curve-answer")).to_contain_text(
+            re.compile(r"examples to reach|flat|levels off|already|fit"))
     runs = studio.runs()
     assert [r["status"] for r in runs] == ["completed", "completed"]
     assert all(Path(r["model"]).name == "tiny-demo" for r in runs)

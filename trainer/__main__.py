@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--eval-only", action="store_true",
                       help="only compare base and tuned (the run must have trained)")
     mode.add_argument("--curve", action="store_true",
-                      help="learning curve: train on each of curve_fractions and score each")
+                      help="learning curve: train on curve_points nested train-set sizes "
+                      "(x curve_seeds), score each and estimate how much data is needed")
     return p
 
 

@@ -130,7 +130,66 @@ def _results(train: dict, evaluation: dict | None) -> list[str]:
             rows.append([k, b, t, None if b is None or t is None else t - b])
         lines += [f"On {evaluation.get('n')} evaluation rows, base model against tuned:", "",
                   *_table(["metric", "base", "tuned", "delta"], rows), ""]
+        lines += _significance(evaluation)
+        lines += _slices(evaluation.get("slices") or {})
+        lines += _judge(evaluation.get("judge"))
     return lines
+
+
+def _span(ci) -> str:
+    lo, hi = (list(ci or []) + [None, None])[:2]
+    return "—" if lo is None or hi is None else f"{_cell(lo)} to {_cell(hi)}"
+
+
+def _significance(evaluation: dict) -> list[str]:
+    """The delta with its interval, and the test's p-value (eval.json's delta_ci and test)."""
+    ci, test = evaluation.get("delta_ci"), evaluation.get("test")
+    if not ci or ci.get("delta") is None:
+        return []
+    level = round(100 * (ci.get("level") or 0.95))
+    line = (f"Tuned minus base on {evaluation['metric']}: **{_cell(ci['delta'])}**, "
+            f"{level}% interval {_span(ci.get('ci'))} by {ci.get('method')}.")
+    if test and test.get("p_value") is not None:
+        line += (f" Paired test of no difference, {test.get('test')}: "
+                 f"p = {_cell(test['p_value'])}.")
+    return [line, ""]
+
+
+def _slices(slices: dict) -> list[str]:
+    titles = {"source": ("By data source", "source"),
+              "length": ("By input length (terciles of characters)", "length"),
+              "operator": ("By corruption operator in the input", "operator"),
+              "family": ("By duplicate family (families of 10 rows or more)", "family")}
+    lines = []
+    for key, groups in slices.items():
+        if not groups:
+            continue
+        title, column = titles.get(key, (f"By {key}", key))
+        judged = any("win_rate" in g for g in groups.values())
+        rows = [[name, g.get("n"), "too few rows", None, None, "—"] if g.get("too_few")
+                else [name, g.get("n"), g.get("base"), g.get("tuned"), g.get("delta"),
+                      _span(g.get("delta_ci"))] for name, g in groups.items()]
+        if judged:
+            rows = [r + [None if g.get("too_few") else g.get("win_rate")]
+                    for r, g in zip(rows, groups.values())]
+        head = [column, "rows", "base", "tuned", "delta", "95% interval"] + \
+            (["win rate"] if judged else [])
+        lines += [f"### {title}", "", *_table(head, rows), ""]
+    return lines
+
+
+def _judge(judge: dict | None) -> list[str]:
+    """A judge model's pairwise verdicts (the studio adds them to the evaluation)."""
+    if not judge or judge.get("win_rate") is None:
+        return []
+    failed = f", {judge['failed']} not judged" if judge.get("failed") else ""
+    model = f" (`{judge['model']}`)" if judge.get("model") else ""
+    return ["### Judge", "",
+            f"A judge model{model} compared the two answers on {judge.get('n')} rows: the tuned "
+            f"model won {judge.get('wins')}, tied {judge.get('ties')} and lost "
+            f"{judge.get('losses')}{failed}. Win rate (a tie counts half): "
+            f"**{_cell(judge['win_rate'])}**, 95% interval {_span(judge.get('win_rate_ci'))}.",
+            ""]
 
 
 def render(info: dict) -> str:

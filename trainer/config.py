@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 METHODS = ("lora", "qlora", "full")
+CURVE_POINTS = 5
+# tracker -> (modules any of which makes it work, the pip package to install)
+TRACKERS = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"),
+            "trackio": (("trackio",), "trackio"),
+            "wandb": (("wandb",), "wandb"),
+            "mlflow": (("mlflow",), "mlflow")}
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
@@ -77,14 +84,23 @@ class TrainConfig:
                                          "the longest reference, at most 512).")
     eval_batch_size: int = _f(16, "Prompts generated at once in evaluation.")
     train_fraction: float = _f(1.0, "Share of the train split to use (the learning curve sets it).")
-    curve_fractions: list = _f(None, "Train-split shares for the learning "
-                               "curve.",
-                               factory=lambda: [0.25, 0.5, 1.0])
+    curve_points: int = _f(CURVE_POINTS, "Learning curve: how many nested train-set sizes, "
+                           "spaced geometrically from 8 rows up to the whole train split.")
+    curve_seeds: int | str = _f("auto", "Learning curve: repeats of every size, each with its "
+                                "own subsets and seed (auto: 3 under 200 train rows, else 1).")
+    curve_target: float | str = _f("auto", "Learning curve: the score to estimate the data "
+                                   "needed for (auto: a tenth of the way from the tuned score "
+                                   "to the maximum).")
+    curve_fractions: list = _f(None, "Learning curve as train-split shares, e.g. [0.25, 0.5, "
+                               "1.0] (older configs); empty: use curve_points.", factory=list)
     labels: list = _f(None, "The task's labels; when set, evaluation scores accuracy and "
                       "macro-F1 instead of ROUGE-L.", factory=list)
     task: dict = _f(None, "The task (name, instruction), for the model card.", factory=dict)
     dataset: dict = _f(None, "The export trained on (export_id, fingerprint, repo_id), for the "
                        "model card.", factory=dict)
+    report_to: list = _f(None, "Experiment trackers to log to as well: tensorboard, trackio, "
+                         "wandb, mlflow (each needs its package); they write under logs/ in "
+                         "the run folder.", factory=list)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -113,8 +129,55 @@ class TrainConfig:
             raise ConfigError("merge = true with method = qlora would fold the adapter into a "
                               "4-bit base; train with lora to merge, or merge the adapter into "
                               "the full-precision base yourself")
+        self._check_curve()
+        self._check_report_to()
         if not str(self.base_model).strip():
             raise ConfigError("base_model is empty: give a Hub id or a local folder")
+
+    def _check_curve(self) -> None:
+        if isinstance(self.curve_points, bool) or not isinstance(self.curve_points, int) \
+                or self.curve_points < 1:
+            raise ConfigError(f"curve_points must be a whole number of at least 1, not "
+                              f"{self.curve_points!r}")
+        seeds = self.curve_seeds
+        if seeds != "auto" and (isinstance(seeds, bool) or not isinstance(seeds, int)
+                                or seeds < 1):
+            raise ConfigError(f"curve_seeds must be \"auto\" or a whole number of at least 1, "
+                              f"not {seeds!r}")
+        target = self.curve_target
+        if target != "auto" and (isinstance(target, bool) or not isinstance(target, (int, float))
+                                 or not 0 < target <= 1):
+            raise ConfigError(f"curve_target must be \"auto\" or a score in (0, 1], not "
+                              f"{target!r}")
+        shares = self.curve_fractions
+        if not isinstance(shares, list) or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1
+                for f in shares):
+            raise ConfigError(f"curve_fractions must be a list of shares in (0, 1], not "
+                              f"{shares!r}")
+        if shares and self.curve_points != CURVE_POINTS:
+            raise ConfigError("set curve_points or curve_fractions, not both (curve_fractions "
+                              "is the older way; empty it to use curve_points)")
+
+    def _check_report_to(self) -> None:
+        names = self.report_to
+        if isinstance(names, str):  # report_to = "tensorboard, wandb" from a form or --set
+            names = [] if names.strip().lower() in ("", "none") else names.split(",")
+        if not isinstance(names, list):
+            raise ConfigError(f"report_to must be a list of trackers, not {names!r}")
+        names = [str(n).strip().lower() for n in names if str(n).strip()]
+        unknown = [n for n in names if n not in TRACKERS]
+        if unknown:
+            raise ConfigError(f"report_to: unknown tracker(s) {', '.join(unknown)}; choose from "
+                              f"{', '.join(TRACKERS)}")
+        self.report_to = list(dict.fromkeys(names))
+
+    def curve_seed_count(self, n_train: int) -> int:
+        """curve_seeds as a number: "auto" is 3 under 200 train rows (small sets are noisy),
+        else 1."""
+        if self.curve_seeds == "auto":
+            return 3 if n_train < 200 else 1
+        return int(self.curve_seeds)
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -163,6 +226,52 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
+
+
+def _wandb_logged_in() -> bool:
+    netrc = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        return "api.wandb.ai" in netrc.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def check_trackers(names: list[str], env: dict | None = None) -> dict[str, str]:
+    """Can each of `report_to`'s trackers log here? A ConfigError names what is missing (the
+    pip package, or wandb's login); else tracker -> where it logs, for resolved.toml.
+
+    Checked when a run starts, not when a config is read: a config written on one machine may
+    run on another."""
+    import importlib.util
+
+    env = os.environ if env is None else env
+    notes = {}
+    for name in names:
+        modules, package = TRACKERS[name]
+        if not any(importlib.util.find_spec(m) is not None for m in modules):
+            raise ConfigError(f"report_to = {name}: the {package} package is not installed "
+                              f"(pip install {package}), or take {name} out of report_to")
+        if name == "wandb":
+            mode = (env.get("WANDB_MODE") or "").lower()
+            if not (env.get("WANDB_API_KEY") or mode in ("offline", "disabled", "dryrun")
+                    or _wandb_logged_in()):
+                raise ConfigError("report_to = wandb: no W&B login here; set WANDB_API_KEY (or "
+                                  "run `wandb login`), or WANDB_MODE=offline to log into the "
+                                  "run folder's logs/ and `wandb sync` it later")
+            notes[name] = (f"W&B {mode or 'online'}, local files under logs/wandb"
+                           if not env.get("WANDB_DIR") else f"W&B, files under {env['WANDB_DIR']}")
+        elif name == "mlflow":
+            notes[name] = (f"MLflow at MLFLOW_TRACKING_URI {env['MLFLOW_TRACKING_URI']}"
+                           if env.get("MLFLOW_TRACKING_URI") else
+                           "MLflow: MLFLOW_TRACKING_URI is not set, so it logs to logs/mlruns "
+                           "(mlflow ui --backend-store-uri logs/mlruns)")
+        elif name == "trackio":
+            notes[name] = (f"Trackio, locally under {env['TRACKIO_DIR']}"
+                           if env.get("TRACKIO_DIR") else
+                           "Trackio, locally under logs/ (TRACKIO_DIR=logs trackio show)")
+        else:
+            notes[name] = "TensorBoard event files under logs/ (tensorboard --logdir runs/)"
+    return notes
 
 
 def defaults() -> dict:

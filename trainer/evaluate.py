@@ -9,7 +9,10 @@ from pathlib import Path
 
 from trainer import data as D
 from trainer.config import TrainConfig
+from trainer.eval_slices import slice_summary
 from trainer.progress import NullLog
+
+__all__ = ["evaluate", "slice_summary", "brief", "Stopped"]
 
 # The evaluation in brief: what metrics.jsonl's eval event, the run's end event and the
 # studio's `runs` carry (eval.json has these plus every row).
@@ -106,8 +109,13 @@ def load_tuned(config: TrainConfig, adapter: Path, base):
 def evaluate(config: TrainConfig, root: Path, *, log=None, stop=None,
              base_predictions: list[str] | None = None) -> dict:
     """Score base and tuned on the test split (validation if there is no test split); write
-    eval.json and add the result to the model cards."""
+    eval.json and add the result to the model cards.
+
+    eval.json: metrics.compare's result (metric, base, tuned, delta, n, the summaries, rows worst
+    first, each with its `source` and input `length` in characters), the split, the base model,
+    max_new_tokens, and trainer.eval_slices' `delta_ci`, `test` and `slices`."""
     from trainer import metrics, outputs
+    from trainer.eval_slices import annotate
 
     log = log or NullLog()
     config = resolved(config, root)
@@ -127,9 +135,10 @@ def evaluate(config: TrainConfig, root: Path, *, log=None, stop=None,
     tuned = load_tuned(config, out / "adapter", base)
     tuned_predictions = generate(tuned, tokenizer, prompts, on_batch=progress("tuned"), **kw)
     user = [next((m["content"] for m in reversed(p) if m["role"] == "user"), "") for p in prompts]
+    labels = list(config.labels) or None
     result = metrics.compare(user, [D.answer(r) for r in rows], base_predictions,
-                             tuned_predictions, list(config.labels) or None,
-                             ids=[r.get("id") for r in rows])
+                             tuned_predictions, labels, ids=list(range(len(rows))))
+    annotate(result, rows, user, labels)
     result.update(split=split, base_model=config.base_model, max_new_tokens=kw["max_new_tokens"])
     (out / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     outputs.refresh_cards(config, out, result)

@@ -198,6 +198,26 @@ def _client_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def end_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """End a process started in a session of its own, and its whole group: SIGTERM, then
+    SIGKILL after `grace` seconds; then anything left in the group (the leader may have exited
+    before its children). Shared by the servers, the tests' llama.cpp servers and benchmarks."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class Served:
     """One model served by either engine. start() returns once GET /v1/models answers (or
     raises, with the server's output, when it exits first or the deadline passes)."""
@@ -312,20 +332,7 @@ class Served:
         """End the server's whole process group: SIGTERM, SIGKILL after the grace period."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            for sig, wait in ((signal.SIGTERM, self.grace), (signal.SIGKILL, 10.0)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    pass
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            try:  # the leader has exited; end anything left in its group too
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            end_group(proc, self.grace)
         # a temporary log goes with a server that got ready; one that never did keeps its log,
         # which the error names
         if self._own_log and self.log_path is not None and self.startup_s is not None:

@@ -7,6 +7,8 @@ Layout of a run folder (paths relative to the config's folder):
     resolved.toml        what was used, with why for every computed value
     metrics.jsonl        start / log / checkpoint / eval_progress / end events
     checkpoints/         checkpoint-N/ folders; a run started again resumes from the last one
+    logs/                with report_to: the trackers' files (TensorBoard event files, Trackio's
+                         database, wandb/, mlruns/), so `tensorboard --logdir runs/` sees them
     adapter/             the LoRA adapter (the whole model for method = full) + tokenizer + card
     merged/              with merge = true: base and adapter folded into one model
 """
@@ -17,10 +19,11 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from trainer import data as D
-from trainer.config import ConfigError, TrainConfig
+from trainer.config import ConfigError, TrainConfig, check_trackers
 from trainer.defaults import DataStats, Hardware, ModelShape, resolve
 from trainer.progress import NullLog, StopFlag
 
@@ -100,7 +103,8 @@ def lora_config(config: TrainConfig):
                       task_type="CAUSAL_LM")
 
 
-def sft_args(config: TrainConfig, out: Path, hw: Hardware, has_validation: bool):
+def sft_args(config: TrainConfig, out: Path, hw: Hardware, has_validation: bool,
+             run_name: str | None = None):
     from trl import SFTConfig
 
     evaluate = has_validation
@@ -136,10 +140,63 @@ def sft_args(config: TrainConfig, out: Path, hw: Hardware, has_validation: bool)
         use_liger_kernel=bool(config.liger_kernel),
         seed=config.seed,
         data_seed=config.seed,
-        report_to=[],
+        report_to=list(config.report_to),
+        run_name=run_name or out.name,
+        project="sft-studio",
         ddp_find_unused_parameters=False,  # LoRA and full fine-tuning use every trainable weight
         disable_tqdm=not sys.stderr.isatty(),
     )
+
+
+@contextmanager
+def tracking(config: TrainConfig, logs: Path):
+    """While a run builds and trains: the trackers in `report_to` log under `logs` (set through
+    their environment variables, restored afterwards; one the user set is left alone). Yields
+    tracker -> where it logs. TensorBoard's folder is set on its callback (`build_trainer`).
+
+    Trackio reads TRACKIO_DIR once, when first imported, into module constants: when it is
+    imported already (an earlier part of a learning curve, or any other run in this process),
+    those constants are pointed at `logs` too for the run, and restored after it."""
+    notes = check_trackers(config.report_to)
+    wanted = {}
+    if "trackio" in config.report_to:
+        wanted["TRACKIO_DIR"] = str(logs)
+    if "wandb" in config.report_to:
+        wanted["WANDB_DIR"] = str(logs)
+    if "mlflow" in config.report_to:
+        wanted["MLFLOW_TRACKING_URI"] = (logs / "mlruns").as_uri()
+    added = {k: v for k, v in wanted.items() if not os.environ.get(k)}
+    if wanted:
+        logs.mkdir(parents=True, exist_ok=True)
+    os.environ.update(added)
+    moved = _point_trackio(Path(os.environ["TRACKIO_DIR"])) if "TRACKIO_DIR" in added else []
+    try:
+        yield notes
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+        for module, old in moved:
+            module.TRACKIO_DIR = old
+
+
+def _point_trackio(folder: Path) -> list:
+    """Trackio's modules already imported keep TRACKIO_DIR as a constant: point each at
+    `folder`; returns (module, old value) pairs to restore."""
+    moved = []
+    for name, module in list(sys.modules.items()):
+        if (name == "trackio" or name.startswith("trackio.")) and \
+                isinstance(getattr(module, "TRACKIO_DIR", None), Path):
+            moved.append((module, module.TRACKIO_DIR))
+            module.TRACKIO_DIR = folder
+    return moved
+
+
+def _point_tensorboard(trainer, logs: Path) -> None:
+    from transformers.integrations import TensorBoardCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback) and not os.environ.get("TENSORBOARD_LOGGING_DIR"):
+            cb.logging_dir = str(logs)
 
 
 def _dataset(rows: list[dict]):
@@ -149,8 +206,9 @@ def _dataset(rows: list[dict]):
 
 
 def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag | None = None,
-                  hw: Hardware | None = None):
-    """(trainer, resolved config, notes, splits): everything ready for `.train()`."""
+                  hw: Hardware | None = None, logs: Path | None = None):
+    """(trainer, resolved config, notes, splits): everything ready for `.train()`. `logs`: where
+    report_to's trackers write (default: logs/ in the run folder); see `tracking`."""
     from transformers import EarlyStoppingCallback, PrinterCallback
     from trl import SFTTrainer
 
@@ -165,11 +223,16 @@ def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag |
         before = TrainConfig.load(previous)
         config = config.replace(**{k: getattr(before, k) for k in before.to_dict()
                                    if getattr(config, k) is None})
+    logs = logs or out / "logs"
+    trackers = check_trackers(config.report_to)  # before the model loads: fail at once
     config, notes, tokenizer, splits = prepare(config, root, hw)
+    if trackers:
+        notes["report_to"] = "; ".join(trackers.values())
     if int(os.environ.get("RANK", "0")) == 0:
         config.save(out / "resolved.toml", notes)
     model = load_model(config, hw)
-    args = sft_args(config, out, hw, bool(splits["validation"]))
+    args = sft_args(config, out, hw, bool(splits["validation"]), run_name=logs.name
+                    if logs != out / "logs" else out.name)
     callbacks = [ProgressCallback(log or NullLog(), stop or StopFlag())]
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
@@ -178,6 +241,7 @@ def build_trainer(config: TrainConfig, root: Path, *, log=None, stop: StopFlag |
                          eval_dataset=_dataset(splits["validation"]),
                          peft_config=lora_config(config), callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # metrics.jsonl has the logs; keep the log readable
+    _point_tensorboard(trainer, logs)
     return trainer, config, notes, splits
 
 
@@ -189,9 +253,10 @@ def last_checkpoint(out: Path) -> str | None:
 
 
 def train(config: TrainConfig, root: Path, *, log=None, stop: StopFlag | None = None,
-          hw: Hardware | None = None) -> dict:
+          hw: Hardware | None = None, logs: Path | None = None) -> dict:
     """Train (resuming from the last checkpoint if there is one) and save the outputs.
-    Returns the end event's fields: status completed or stopped, step, losses, paths."""
+    Returns the end event's fields: status completed or stopped, step, losses, paths.
+    `logs`: where report_to's trackers write (default: logs/ in the run folder)."""
     log, stop = log or NullLog(), stop or StopFlag()
     out = config.path("output_dir", root)
     done = out / "summary.json"
@@ -199,13 +264,16 @@ def train(config: TrainConfig, root: Path, *, log=None, stop: StopFlag | None = 
         return {"status": "completed", **json.loads(done.read_text(encoding="utf-8")),
                 "adapter_path": str(out / "adapter"),
                 "merged_path": str(out / "merged") if (out / "merged").is_dir() else None}
-    trainer, config, notes, splits = build_trainer(config, root, log=log, stop=stop, hw=hw)
-    resume = last_checkpoint(out)
-    if stop.signal:  # stopped while loading: nothing new to save, the last checkpoint stands
-        return {"status": "stopped", "signal": stop.signal, "step": None,
-                "resumed_from": resume}
-    started = time.time()
-    result = trainer.train(resume_from_checkpoint=resume)
+    logs = logs or out / "logs"
+    with tracking(config, logs):
+        trainer, config, notes, splits = build_trainer(config, root, log=log, stop=stop, hw=hw,
+                                                       logs=logs)
+        resume = last_checkpoint(out)
+        if stop.signal:  # stopped while loading: nothing new to save, the last checkpoint stands
+            return {"status": "stopped", "signal": stop.signal, "step": None,
+                    "resumed_from": resume}
+        started = time.time()
+        result = trainer.train(resume_from_checkpoint=resume)
     state = trainer.state
     losses = [h["loss"] for h in state.log_history if "loss" in h]
     evals = [h["eval_loss"] for h in state.log_history if "eval_loss" in h]

@@ -29,6 +29,84 @@ class Evaluation:
         self.store, self.settings = store, settings
         self.reviews, self.training, self.scoring = reviews, training, scoring
 
+    def evaluate(self, run_id: int, *, again: bool = False) -> EvaluationRecord:
+        """The run's evaluation (Training.evaluate_run) with the slices only the store can
+        draw: by corruption operator and by duplicate family; and, when the judge has run, the
+        win rate per slice. Saved back so eval.json and the cards agree."""
+        result = cast(dict, self.training.evaluate_run(run_id, again=again))
+        run = self.training.run(run_id)
+        if again:
+            result.pop("judge", None)  # the answers changed: judge them again
+        self._slice(run, result)
+        self._save(run, result)
+        return cast(EvaluationRecord, result)
+
+    def _slice(self, run: RunRow, result: dict) -> None:
+        from trainer.eval_slices import compared, slice_summary
+        from trainer.stats import terciles, win_rate
+
+        rows = result["rows"]
+        labels = list((run["config"] or {}).get("labels") or []) or None
+        slices = result.setdefault("slices", {})
+        stored = {r["id"]: r for r in self.store.get_examples(
+            [r["id"] for r in rows if isinstance(r.get("id"), int)])}
+        ops = {i: sorted(set((r["meta"] or {}).get("ops") or [])) for i, r in stored.items()}
+        slices["operator"] = {}
+        for op in sorted({o for v in ops.values() for o in v}) + ["none"]:
+            group = [r for r in rows if (op in ops.get(r["id"], []))
+                     or (op == "none" and not ops.get(r["id"]))]
+            if group:
+                slices["operator"][op] = _summary(compared, group, labels)
+        family = self._families(stored)
+        by_family = slice_summary(rows, lambda r: family.get(r["id"], r["id"]), labels)
+        slices["family"] = {str(k): v for k, v in by_family.items() if not v.get("too_few")}
+        if all(r.get("source") == "imported" for r in rows):
+            result["slices_note"] = (
+                "The test split holds only your real (imported) rows, the export's default "
+                "(--test-from real), so the source and corruption slices have one group: "
+                "train with --test-from any to see how the model does on teacher-written and "
+                "corrupted inputs too.")
+        else:
+            result.pop("slices_note", None)
+        if any(r.get("judge") for r in rows):
+            def keyed(name, key_fn):
+                groups: dict = {}
+                for r in rows:
+                    for k in key_fn(r):
+                        groups.setdefault(k, []).append(r)
+                for k, group in groups.items():
+                    entry = slices.get(name, {}).get(str(k))
+                    if entry is None or entry.get("too_few"):
+                        continue
+                    out = [r.get("judge") for r in group]
+                    entry["win_rate"] = win_rate(out.count("win"), out.count("tie"),
+                                                 out.count("loss"))["win_rate"]
+            lengths = [r.get("length", len(r["input"])) for r in rows]
+            tercile = dict(zip((id(r) for r in rows), terciles(lengths)))
+            keyed("source", lambda r: [r.get("source") or "unknown"])
+            keyed("length", lambda r: [tercile[id(r)]])
+            keyed("operator", lambda r: ops.get(r["id"]) or ["none"])
+            keyed("family", lambda r: [family.get(r["id"], r["id"])])
+
+    def _families(self, stored: dict) -> dict:
+        """Each row's family: its oldest known ancestor (a seed and everything generated or
+        corrupted from it share one)."""
+        parent = {i: r["parent_id"] for i, r in stored.items()}
+        missing = {p for p in parent.values() if p is not None and p not in parent}
+        while missing:
+            found = self.store.get_examples(sorted(missing))
+            parent.update({r["id"]: r["parent_id"] for r in found})
+            missing = {p for p in parent.values() if p is not None and p not in parent} \
+                - {r["id"] for r in found} - missing
+        out = {}
+        for i in stored:
+            top, seen = i, set()
+            while parent.get(top) is not None and top not in seen:
+                seen.add(top)
+                top = parent[top]
+            out[i] = top
+        return out
+
     def judge_run(self, run_id: int, teacher, *, refresh: bool = False,
                   on_progress=None) -> EvaluationRecord:
         """Ask the judge which answer is better on every held-out row, in both orders (a row
@@ -42,7 +120,7 @@ class Evaluation:
         if teacher is None:
             raise BadInput("the judge needs a teacher: a model and an endpoint (--model, "
                            "--base-url, or OPENAI_MODEL and OPENAI_BASE_URL)")
-        result = cast(dict, self.training.evaluate_run(run_id))
+        result = cast(dict, self.evaluate(run_id))
         run = self.training.run(run_id)
         task = self.reviews.task(run["task"])
         rubric = self.scoring.rubric(task.name)
@@ -68,6 +146,7 @@ class Evaluation:
         outcomes = {r["id"]: r["outcome"] for r in judged["rows"]}
         for row in result["rows"]:
             row["judge"] = outcomes.get(row["id"])
+        self._slice(run, result)
         self._save(run, result)
         return cast(EvaluationRecord, result)
 
@@ -80,3 +159,12 @@ class Evaluation:
         (run_dir / "eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         config = TrainConfig.load(run_dir / "config.toml")
         refresh_cards(config, config.path("output_dir", run_dir), result)
+
+
+def _summary(compared, group: list[dict], labels, min_rows: int = 10) -> dict:
+    """One slice's figures, or too_few under `min_rows` rows (as the trainer's slices)."""
+    if len(group) < min_rows:
+        return {"n": len(group), "too_few": True}
+    c = compared(group, labels)
+    return {"n": len(group), "base": c["base"], "tuned": c["tuned"], "delta": c["delta"],
+            "delta_ci": c["ci"]}

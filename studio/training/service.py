@@ -65,10 +65,12 @@ class Training:
     def train(self, *, model: str | None = None, task: str | None = None,
               epochs: float | None = None, lora_r: int | None = None,
               max_steps: int | None = None, settings: dict | None = None, detach: bool = False,
-              on_progress=None, kind: str = "train") -> RunRow:
+              on_progress=None, kind: str = "train", test_from: str | None = None) -> RunRow:
         """Export the approved rows into a new run folder and train on them. Blocks until the run
-        ends (calling `on_progress(run)` as it goes) unless `detach`; returns the run."""
-        from trainer.config import ConfigError, TrainConfig
+        ends (calling `on_progress(run)` as it goes) unless `detach`; returns the run.
+        `test_from` ("real", the export's default, or "any") says which rows the test split may
+        hold."""
+        from trainer.config import ConfigError, TrainConfig, check_trackers
 
         t = self.reviews.task(task)
         model = model or DEFAULT_MODEL
@@ -77,12 +79,13 @@ class Training:
         try:  # the settings first, then the data, then the model (which may be built here)
             config = TrainConfig.from_dict({**(settings or {}), **given, "base_model": model},
                                            where="training settings")
+            check_trackers(config.report_to)  # a missing tracker is said now, not in the log
         except ConfigError as e:
             raise BadInput(str(e)) from None
         run_dir = self._new_run_dir()
         try:
             export = self.exports.export(run_dir / "dataset", task=t.name, fmt="jsonl",
-                                 schema="messages")
+                                         schema="messages", test_from=test_from or "real")
             model = self._base_model(model)
         except BaseException:
             _discard(run_dir)
@@ -100,7 +103,8 @@ class Training:
         return self.run(run_id) if detach else self.wait_run(run_id, on_progress=on_progress)
 
     def learning_curve(self, **kw) -> RunRow:
-        """A run that trains on 25%, 50% and 100% of the train split and scores each."""
+        """A run that trains on nested subsets of the train split (curve_points sizes,
+        curve_seeds seeds), scores each and fits how the score grows with the data."""
         return self.train(kind="curve", **kw)
 
     def resume_run(self, run_id: int, *, max_steps: int | None = None,

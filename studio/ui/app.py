@@ -74,8 +74,15 @@ def build_app(settings, studio):
         wire(train["refresh"], train_tab.select)
         wire(evaluate["refresh"], evaluate_tab.select, task_box.change)
         wire(deploy["refresh"], deploy_tab.select, task_box.change)
-        # a served run becomes the Generate tab's teacher: label new inputs with your own model
+        # "how much data": the learning curve's answer opens Generate with that many to make
+        more_btn, more_count = evaluate["generate_more"]
+        mode, count = generate["mode_count"]
+        more_btn.click(lambda n: ("inputs", n, gr.Tabs(selected="generate")), more_count,
+                       [mode, count, tabs], api_name=False)
+        # a served run becomes the Generate tab's teacher and the Evaluate tab's judge: label new
+        # inputs with your own model, then review them
         use_btn, fields_fn, fields_in = deploy["use_as_teacher"]
-        use_btn.click(bind(fields_fn), fields_in, [*generate["teacher"], tabs], api_name=False)
+        use_btn.click(bind(fields_fn), fields_in,
+                      [*generate["teacher"], *evaluate["judge"], tabs], api_name=False)
     demo.queue(default_concurrency_limit=8)
     return demo

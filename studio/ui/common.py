@@ -124,3 +124,18 @@ def score_rows(explained: list[dict]) -> list[list]:
     return [[e["name"], None if e["value"] is None else round(e["value"], 3),
              ("⚠️ " + e["detail"]) if e["detail"] and e["name"] != "judge" else
              (e["detail"] or e["about"])] for e in explained]
+
+
+def part_label(part: str) -> str:
+    """A learning-curve part as people read it: p025 (older curves) -> "25% of train",
+    n0048-s1 -> "48 examples, seed 1"."""
+    import re
+
+    m = re.fullmatch(r"n(\d+)-s(\d+)", part or "")
+    if m:
+        return f"{int(m.group(1))} examples, seed {int(m.group(2))}"
+    m = re.fullmatch(r"p(\d+)(?:-s(\d+))?", part or "")
+    if m:
+        return f"{int(m.group(1))}% of train" + (f", seed {int(m.group(2))}" if m.group(2)
+                                                 else "")
+    return part

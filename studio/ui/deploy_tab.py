@@ -46,7 +46,8 @@ def build_deploy_tab(gr, settings, studio, task_box, header):
         serve_btn = gr.Button("Serve", variant="primary", scale=1, elem_id="btn-serve")
         stop_btn = gr.Button("Stop", scale=1, elem_id="btn-serve-stop")
     status = gr.Markdown(serving_markdown([]), elem_id="deploy-status")
-    use_btn = gr.Button("Use as the teacher in Generate", elem_id="btn-use-teacher")
+    use_btn = gr.Button("Use as the teacher in Generate (and the judge in Evaluate)",
+                        elem_id="btn-use-teacher")
     with gr.Row():
         question = gr.Textbox(label="Ask the served model", lines=2, scale=3,
                               elem_id="deploy-question")
@@ -140,11 +141,12 @@ def _served(studio, run_id) -> dict:
 
 
 def teacher_fields(studio, run_id):
-    """The Generate tab's endpoint and model, set to the served run, and that tab opened."""
+    """The Generate tab's endpoint and model and the Evaluate tab's judge, set to the served
+    run, and the Generate tab opened."""
     import gradio as gr
 
     s = _served(studio, run_id)
-    return s["url"], s["model"], gr.Tabs(selected="generate")
+    return s["url"], s["model"], s["url"], s["model"], gr.Tabs(selected="generate")
 
 
 def ask(studio, run_id, question):

@@ -84,7 +84,7 @@ def build_generate_tab(gr, settings, studio, task_box, header):
                    [label_from, plan_note], api_name=False, show_progress="hidden")
     return {"refresh": (partial(refresh, studio), [task_box, job_state, mode, label_from],
                         [seeds, label_from, plan_note, *shown]),
-            "teacher": (urls, model)}
+            "teacher": (urls, model), "mode_count": (mode, count)}
 
 
 # -- handlers: functions of (studio, plain values) ---------------------------------------------

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 
 from studio.errors import BadInput, StudioError
+from trainer.serve import is_loopback  # the one rule for the app and the model server
 
 DEFAULT_HOST = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["DEFAULT_HOST", "is_loopback"]
 
 
 def load_auth(environ=None, auth_file: str | Path | None = None) -> list[tuple[str, str]] | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from studio.errors import BadInput
 from studio.ui.charts import line_chart
-from studio.ui.common import bind, header_markdown
+from studio.ui.common import bind, header_markdown, part_label
 from studio.vocabulary import LIVE_RUN_STATUSES
 
 RUN_COLUMNS = ["run", "status", "kind", "model", "steps", "train loss", "eval loss", "metric",
@@ -58,7 +58,7 @@ def loss_chart(metrics: list[dict]) -> str:
     """The train and eval loss against the step; a learning-curve run has a pair per part."""
     series: dict[str, list] = {}
     for m in metrics:
-        part = f"{int(m['part'][1:])}% of train: " if m["part"] else ""
+        part = f"{part_label(m['part'])}: " if m["part"] else ""
         for key, name in (("loss", "train loss"), ("eval_loss", "eval loss")):
             if m[key] is not None:
                 series.setdefault(part + name, []).append((m["step"], m[key]))
@@ -128,6 +128,10 @@ def build_train_tab(gr, settings, studio, task_box, header):
                             elem_id="train-merge")
         answer_only = gr.Checkbox(value=True, label="Loss on the answer only",
                                   info=helps["assistant_only_loss"], elem_id="train-answer-only")
+    report_to = gr.CheckboxGroup(["tensorboard", "trackio", "wandb", "mlflow"], value=[],
+                                 label="Also log to (off by default; the run folder keeps the "
+                                 "logs: tensorboard --logdir runs/)", info=helps["report_to"],
+                                 elem_id="train-report-to")
     why = gr.Markdown(elem_id="train-why")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary", elem_id="btn-train")
@@ -146,7 +150,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
     run_state = gr.State(None)
     timer = gr.Timer(1.0, active=False)
     fields = [method, epochs, max_steps, lr, lora_r, batch, accum, max_len, eval_steps,
-              patience, precision, merge, answer_only]
+              patience, precision, merge, answer_only, report_to]
     shown = [status, plot, log_tail, runs_table, pick, timer, cancel_btn]
     filled = [epochs, lr, batch, accum, max_len, eval_steps, precision, why]
     fill_in = bind(fill, studio)
@@ -164,7 +168,7 @@ def build_train_tab(gr, settings, studio, task_box, header):
 # -- handlers: functions of (studio, plain values); `values` are the settings' values, in the
 # order of chosen() -------------------------------------------------------------------------------
 
-def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
+def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao, rt=()) -> dict:
     """The settings typed, as the trainer's keywords (blank or 0: None, computed by the run)."""
     def pos(x, cast=int):
         """A typed setting: blank (or 0) is auto, the value the run computes."""
@@ -182,7 +186,7 @@ def chosen(m, ep, ms, rate, r, b, a, ml, es, pat, prec, mg, ao) -> dict:
             "learning_rate": pos(rate, float), "lora_r": int(r), "batch_size": pos(b),
             "grad_accum": pos(a), "max_length": pos(ml), "eval_steps": pos(es),
             "early_stopping_patience": int(pat), "precision": prec, "merge": bool(mg),
-            "assistant_only_loss": bool(ao)}
+            "assistant_only_loss": bool(ao), "report_to": list(rt or [])}
 
 
 def fill(studio, task, m, *values):
