@@ -17,7 +17,7 @@ import pytest
 import helpers
 from helpers import ROOT, USER_CACHE, run_together
 
-from trainer.serve_engines import Served, command, gguf_chat_template, pick_engine
+from trainer.serve_engines import Served, command, gguf_chat_template, key_env, pick_engine
 
 RUN_ID = "run-7"
 MESSAGES = [{"role": "system", "content": "Copy the first three words."},
@@ -227,7 +227,9 @@ def test_a_non_loopback_host_needs_an_api_key(tmp_path):
         json.dumps({"base_model_name_or_path": "someone/base"}))
     with pytest.raises(ValueError, match="without an API key"):
         Served(tmp_path, host="0.0.0.0")
-    assert Served(tmp_path, host="0.0.0.0", api_key="k").command()[-2:] == ["--api-key", "k"]
+    served = Served(tmp_path, host="0.0.0.0", api_key="k")
+    assert "k" not in served.command()  # the key travels in the environment, not in `ps`
+    assert key_env(served.engine, "k") == {"SFT_STUDIO_SERVE_API_KEY": "k"}
 
 
 @pytest.mark.slow
@@ -371,3 +373,19 @@ def test_a_llama_server_on_path_serves_the_gguf(tmp_path, llama_gguf, monkeypatc
                                 messages=[{"role": "user", "content": "An example, please."}])
         assert answer.text == UNCONSTRAINED_ANSWER % json.loads(answer.text)["input"]
     assert server.proc is None
+
+
+@pytest.mark.slow
+def test_a_served_key_travels_in_the_environment_and_is_enforced(tiny_run):
+    """Served with an API key: the child's argv never holds it, requests without it get 401,
+    the studio's teacher client with it gets its answer."""
+    import openai
+
+    with Served(tiny_run, engine="transformers", ready_timeout=120, api_key="s3cret") as server:
+        argv = open(f"/proc/{server.proc.pid}/cmdline", "rb").read().split(b"\0")
+        assert b"s3cret" not in b" ".join(argv)
+        with openai_client(server.url, "wrong") as c, pytest.raises(openai.AuthenticationError):
+            c.models.list()
+        answer = teacher_answer(server.url, server.model, {"temperature": 0, "max_tokens": 4},
+                                api_key="s3cret")
+        assert answer.tokens_out > 0

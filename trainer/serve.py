@@ -54,6 +54,7 @@ DEFAULT_PORT = 8000
 MAX_BODY = 16 * 1024 * 1024
 CHAT_MAX_TOKENS = 512       # a chat answer's default length when max_tokens is not given
 COMPLETION_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
+KEY_ENV = "SFT_STUDIO_SERVE_API_KEY"
 
 
 def is_loopback(host: str) -> bool:
@@ -246,7 +247,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help="default: %(default)s; 0 picks a free port")
-    p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (needed off loopback)")
+    p.add_argument("--api-key", default=os.environ.get(KEY_ENV) or None,
+                   help=f"require `Authorization: Bearer KEY` (needed off loopback; default "
+                   f"${KEY_ENV}, which keeps the key out of the process list)")
     p.add_argument("--device", default="auto", help="cuda, cpu, ... (default: cuda if present)")
     return p
 

@@ -146,14 +146,27 @@ def _skip(f, kind: int) -> None:
         raise ValueError(f"unknown GGUF value type {kind}")
 
 
-def command(engine: str, model_path, *, host: str, port: int, name: str, adapter=None,
-            api_key: str | None = None) -> list[str]:
-    """The argv that serves `model_path` (a run folder, or the .gguf / model folder itself)."""
+def key_env(engine: str, api_key: str | None) -> dict[str, str]:
+    """The server's API key as each engine reads it from its environment, so it never shows
+    in the process list (`ps` shows every argv on the machine)."""
+    if not api_key:
+        return {}
+    if engine == "transformers":
+        from trainer.serve import KEY_ENV
+
+        return {KEY_ENV: api_key}
+    # llama_cpp.server's pydantic settings read API_KEY; llama-server reads LLAMA_API_KEY
+    return {"API_KEY": api_key, "LLAMA_API_KEY": api_key}
+
+
+def command(engine: str, model_path, *, host: str, port: int, name: str,
+            adapter=None) -> list[str]:
+    """The argv that serves `model_path` (a run folder, or the .gguf / model folder itself);
+    an API key travels in the environment (key_env), never here."""
     if engine == "transformers":
         cmd = [sys.executable, "-m", "trainer.serve", str(model_path), "--host", host,
                "--port", str(port), "--name", name]
-        cmd += ["--adapter", str(adapter)] if adapter is not None else []
-        return cmd + (["--api-key", api_key] if api_key else [])
+        return cmd + (["--adapter", str(adapter)] if adapter is not None else [])
     if engine != "llama.cpp":
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if adapter is not None:
@@ -164,14 +177,13 @@ def command(engine: str, model_path, *, host: str, port: int, name: str, adapter
         pick_engine(model_path, "llama.cpp")  # raises the reason
     assert gguf is not None and launcher is not None
     if launcher[-1] == "llama_cpp.server":
-        return launcher + _python_server_args(gguf, host, port, name, api_key)
+        return launcher + _python_server_args(gguf, host, port, name)
     # llama.cpp's own server: --jinja renders the GGUF's chat template
     return launcher + ["-m", str(gguf), "--host", host, "--port", str(port), "--alias", name,
-                       "-c", str(N_CTX), "--jinja"] + (["--api-key", api_key] if api_key else [])
+                       "-c", str(N_CTX), "--jinja"]
 
 
-def _python_server_args(gguf: Path, host: str, port: int, name: str,
-                        api_key: str | None) -> list[str]:
+def _python_server_args(gguf: Path, host: str, port: int, name: str) -> list[str]:
     """llama_cpp.server's flags. Its chat_format None would swap a template it recognises for
     its own built-in copy (and fall back to llama-2 without one); `chat_template.default` is the
     GGUF's tokenizer.chat_template itself, which the run was trained with."""
@@ -179,7 +191,7 @@ def _python_server_args(gguf: Path, host: str, port: int, name: str,
             "--n_ctx", str(N_CTX)]
     if gguf_chat_template(gguf) is not None:
         args += ["--chat_format", "chat_template.default"]
-    return args + (["--api_key", api_key] if api_key else [])
+    return args
 
 
 # -- the running server ---------------------------------------------------------------------
@@ -251,7 +263,7 @@ class Served:
 
     def command(self) -> list[str]:
         return command(self.engine, self.folder, host=self.host, port=self.port, name=self.name,
-                       adapter=self.adapter, api_key=self.api_key)
+                       adapter=self.adapter)
 
     def log_tail(self, chars: int = 4000) -> str:
         if self.log_path is None:
@@ -275,6 +287,8 @@ class Served:
         try:
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                             env={**os.environ,
+                                                  **key_env(self.engine, self.api_key)},
                                              stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True)
             self._wait_ready(t0 + self.ready_timeout)
