@@ -163,8 +163,8 @@ def train_only():
             expect(page.locator("#eval-rows .virtual-row").first).to_be_visible(timeout=60_000)
             # a loopback judge that prefers the longer answer, in either order
             with TeacherServer(answer=_longer_answer) as judge:
-                page.locator("#judge-url textarea").fill(judge.url)
-                page.locator("#judge-model textarea").fill("judge-test")
+                page.locator("#eval-judge-url textarea").fill(judge.url)
+                page.locator("#eval-judge-model textarea").fill("judge-test")
                 page.locator("#btn-judge").click()
                 expect(page.locator("#eval-judge")).to_contain_text("Tuned wins",
                                                                     timeout=120_000)

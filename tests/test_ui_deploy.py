@@ -45,7 +45,7 @@ def test_export_serve_ask_use_as_teacher_and_stop(studio, tiny, cli, page):
         expect(page.locator("#gen-urls textarea")).to_have_value(served[0]["url"])
         expect(page.locator("#gen-model textarea")).to_have_value(served[0]["model"])
         page.get_by_role("tab", name="Evaluate").click()
-        expect(page.locator("#judge-url textarea")).to_have_value(served[0]["url"])
+        expect(page.locator("#eval-judge-url textarea")).to_have_value(served[0]["url"])
 
         page.get_by_role("tab", name="Deploy").click()
         page.locator("#btn-serve-stop").click()

@@ -517,3 +517,15 @@ def test_a_tracker_that_is_not_installed_is_refused_before_a_run_starts(studio):
     with pytest.raises(StudioError, match=f"pip install {missing}"):
         train.start(studio, TASK, "tiny-demo", *values)
     assert studio.runs() == []
+
+
+def test_every_element_id_is_used_once(studio):
+    """Tabs built by different hands: an id used twice would make a page selector (and the
+    browser tests) ambiguous."""
+    from collections import Counter
+
+    from studio.ui import build_app
+
+    demo = build_app(studio.settings, studio)
+    ids = Counter(b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None))
+    assert [i for i, n in ids.items() if n > 1] == []

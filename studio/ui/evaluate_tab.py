@@ -83,12 +83,12 @@ def build_evaluate_tab(gr, settings, studio, task_box, header):
     summary = gr.Dataframe(headers=SUMMARY_COLUMNS, interactive=False, elem_id="eval-summary")
     gr.Markdown("#### Which answer is better? The pairwise judge")
     with gr.Row():
-        judge_url = gr.Textbox(label="Judge base URL", scale=3, elem_id="judge-url",
+        judge_url = gr.Textbox(label="Judge base URL", scale=3, elem_id="eval-judge-url",
                                value=settings.teacher_base_url or "https://api.openai.com/v1")
         judge_model = gr.Textbox(label="Judge model", value=settings.teacher_model or "",
-                                 scale=2, elem_id="judge-model")
+                                 scale=2, elem_id="eval-judge-model")
         judge_key = gr.Textbox(label="API key (this session only)", type="password", scale=2,
-                               elem_id="judge-key")
+                               elem_id="eval-judge-key")
         judge_btn = gr.Button("Judge base vs tuned", scale=1, elem_id="btn-judge")
     verdict = gr.Markdown(elem_id="eval-judge")
     slices = gr.Dataframe(headers=SLICE_COLUMNS, interactive=False, elem_id="eval-slices",
