@@ -18,7 +18,7 @@ def _number(page, elem_id, value):
     box.press("Tab")
 
 
-def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page, server):
+def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page):
     from playwright.sync_api import expect
 
     studio.use_encoder(minilm)
@@ -62,21 +62,6 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page, server)
         page.locator("#btn-eval").click()
         expect(page.locator("#eval-summary")).to_contain_text("rougeL")
         expect(page.locator("#eval-rows .virtual-row")).to_have_count(run["eval"]["n"])
-        expect(page.locator("#eval-summary")).to_contain_text("difference, 95% interval")
-        expect(page.locator("#eval-summary")).to_contain_text("paired test, p")
-        slices = page.locator("#eval-slices")
-        expect(slices).to_contain_text("length")
-        expect(slices).to_contain_text("source")
-        # the default test split is real rows only: the tab says why, and offers another run
-        expect(page.locator("#eval-slice-note")).to_contain_text("--test-from any")
-        expect(page.locator("#btn-train-any")).to_be_visible()
-        # the pairwise judge on the loopback teacher: a tie on every row is half a win
-        judge = server(answer=lambda req: {"verdict": "tie", "reason": "as good"})
-        page.locator("#eval-judge-url textarea").fill(judge.url)
-        page.locator("#eval-judge-model textarea").fill("judge-test")
-        page.locator("#btn-judge").click()
-        expect(page.locator("#eval-judge")).to_contain_text("Tuned wins 50%", timeout=60_000)
-        expect(page.locator("#eval-judge")).to_contain_text(f"{run['eval']['n']} ties")
         page.locator("#play-input textarea").fill("the 42 bus was late again, missed class")
         page.locator("#btn-play").click()
         expect(page.locator("#play-base textarea")).to_have_value(re.compile(r".+"),
@@ -108,10 +93,11 @@ def test_train_watch_evaluate_try_and_cancel(studio, minilm, tiny, page, server)
 
 
 def test_the_tiny_demo_model_runs_the_whole_path_with_no_download(studio, filled, page,
-                                                                  monkeypatch):
+                                                                  monkeypatch, server):
     """Offline (HF_HUB_OFFLINE): every preset says whether this machine has it, a model it does
-    not have is refused at once, and the tiny demo model (built here) trains, evaluates,
-    answers in the playground and runs the learning curve."""
+    not have is refused at once, and the tiny demo model (built here) trains, evaluates (the
+    interval, the slices, the judge's win rate), answers in the playground and runs the
+    learning curve (its plain answer)."""
     from playwright.sync_api import expect
 
     from studio.training.models import TINY_DEMO_LABEL, label
@@ -143,6 +129,25 @@ def test_the_tiny_demo_model_runs_the_whole_path_with_no_download(studio, filled
 
         page.get_by_role("tab", name="Evaluate").click()
         expect(page.locator("#eval-run input")).to_have_value(re.compile(r"^#1 tiny-demo"))
+        # the evaluation: the interval, the paired test, the slices, the judge's win rate
+        page.locator("#btn-eval").click()
+        n = studio.runs()[0]["eval"]["n"]
+        expect(page.locator("#eval-rows .virtual-row")).to_have_count(n)
+        expect(page.locator("#eval-summary")).to_contain_text("difference, 95% interval")
+        expect(page.locator("#eval-summary")).to_contain_text("paired test, p")
+        slices = page.locator("#eval-slices")
+        expect(slices).to_contain_text("length")
+        expect(slices).to_contain_text("source")
+        # the default test split is real rows only: the tab says why, and offers another run
+        expect(page.locator("#eval-slice-note")).to_contain_text("--test-from any")
+        expect(page.locator("#btn-train-any")).to_be_visible()
+        # the pairwise judge on the loopback teacher: a tie on every row is half a win
+        judge = server(answer=lambda req: {"verdict": "tie", "reason": "as good"})
+        page.locator("#eval-judge-url textarea").fill(judge.url)
+        page.locator("#eval-judge-model textarea").fill("judge-test")
+        page.locator("#btn-judge").click()
+        expect(page.locator("#eval-judge")).to_contain_text("Tuned wins 50%", timeout=60_000)
+        expect(page.locator("#eval-judge")).to_contain_text(f"{n} ties")
         page.locator("#play-input textarea").fill("the 42 bus was late again")
         page.locator("#btn-play").click()
         expect(page.locator("#play-tuned textarea")).to_have_value(re.compile(r".+"),
