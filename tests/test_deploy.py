@@ -55,7 +55,8 @@ def llama_greedy(path: Path, prompts: list[list[int]], n: int = 10) -> list[list
         llm.close()
 
 
-def test_export_gguf_answers_as_the_merged_model_and_is_recorded(studio, trained, cli, tmp_path):
+def test_export_gguf_answers_as_the_merged_model_and_is_recorded(studio, trained, cli, tmp_path,
+                                                                 hub, monkeypatch):
     pytest.importorskip("llama_cpp")
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -96,6 +97,18 @@ def test_export_gguf_answers_as_the_merged_model_and_is_recorded(studio, trained
     assert code == 0, err
     sent = {f["path"] for f in json.loads(out)["files"]}
     assert {gguf.name, "README.md"} <= sent
+    # and for real, to the loopback Hub through huggingface_hub: the card lists the formats and
+    # the commands, and holds no token and no absolute path
+    from dataclasses import replace
+
+    monkeypatch.setenv("HF_TOKEN", "hf_TESTggufTOKEN123456")
+    studio.settings = replace(studio.settings, hub_endpoint=hub.url)
+    pushed = studio.push_model(trained["id"], "alice/tiny-gguf", gguf=True)
+    repo = hub.repos["alice/tiny-gguf"]
+    assert repo["type"] == "model" and pushed["url"] and gguf.name in repo["files"]
+    card = repo["files"]["README.md"].decode()
+    assert "llama-server" in card and "gguf" in card and str(tmp_path) not in card
+    assert b"hf_TEST" not in b"".join(repo["files"].values())
 
 
 def test_ollama_folder_and_default_place(studio, trained, cli):
