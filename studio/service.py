@@ -432,7 +432,7 @@ class Studio:
             test_from=test_from)
 
     def learning_curve(self, **kw) -> RunRow:
-        """A run that trains on 25%, 50% and 100% of the train split and scores each."""
+        """See Training.learning_curve: nested subsets x seeds, scored, and the fitted law."""
         return self.training.learning_curve(**kw)
 
     def resume_run(self, run_id: int, *, max_steps: int | None = None,
