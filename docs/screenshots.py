@@ -129,17 +129,22 @@ def _longer_answer(req) -> dict:
             "reason": "more complete"}
 
 
+def approved_samples_and_tiny_model(s, folder: Path) -> Path:
+    """The sample data, the tweets approved, and a tiny model whose tokenizer learned them."""
+    from trainer.tiny import build_tiny_model
+
+    s.import_samples()
+    s.bulk_review("approve", task="tweet-summary")
+    rows = s.list(task="tweet-summary", limit=500)["rows"]
+    return build_tiny_model(folder / "tiny-llama",
+                            [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+
+
 def train_only():
     """`python docs/screenshots.py train`: the Train and Evaluate tabs, on a tiny model built
     here (no download), trained for real on the approved sample tweets."""
-    from trainer.tiny import build_tiny_model
-
     with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
-        s.import_samples()
-        s.bulk_review("approve", task="tweet-summary")
-        rows = s.list(task="tweet-summary", limit=500)["rows"]
-        tiny = build_tiny_model(Path(d) / "tiny-llama",
-                                [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+        tiny = approved_samples_and_tiny_model(s, Path(d))
         with running_app(s) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
@@ -186,14 +191,8 @@ def train_only():
 def deploy_only():
     """`python docs/screenshots.py deploy`: the Deploy tab on a tiny model trained here: an
     Ollama export, the model served by llama.cpp and asked a question."""
-    from trainer.tiny import build_tiny_model
-
     with tempfile.TemporaryDirectory() as d, Studio.open(Path(d) / "studio.duckdb") as s:
-        s.import_samples()
-        s.bulk_review("approve", task="tweet-summary")
-        rows = s.list(task="tweet-summary", limit=500)["rows"]
-        tiny = build_tiny_model(Path(d) / "tiny-llama",
-                                [r["input"] for r in rows] + [r["output"] or "" for r in rows])
+        tiny = approved_samples_and_tiny_model(s, Path(d))
         s.train(model=str(tiny), max_steps=20)
         with running_app(s) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
