@@ -3,7 +3,7 @@
 - docs/cli.md: every command of `sft-studio`, its usage line and every flag with its help, read
   from the argparse parser the CLI runs (studio.cli.build_parser), and the record its `--json`
   prints, read from the command handler's annotation, with every record's keys, types and notes
-  (studio/records.py; the tests check every `--json` they see against its record);
+  (studio/records/; the tests check every `--json` they see against its record);
 - docs/schema.md: every table of a fresh store and its columns (type, null, default), read from
   DuckDB after all the migrations have run.
 
@@ -70,12 +70,14 @@ def command_record(handler):
 
 
 def _field_notes() -> dict[str, dict[str, str]]:
-    """record -> field -> the comment written after it in studio/records.py."""
-    source = Path(records.__file__).read_text(encoding="utf-8")
-    lines = source.splitlines()
+    """record -> field -> the comment written after it in studio/records/."""
     notes: dict[str, dict[str, str]] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.ClassDef):
+    for path in sorted(Path(records.__file__).parent.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
             for item in node.body:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     line = lines[item.lineno - 1]
@@ -99,7 +101,7 @@ def _records_used(tp, seen: dict) -> None:
 def records_markdown(used: dict) -> list[str]:
     notes = _field_notes()
     out = ["## Records\n", "What `--json` prints (and the Python API returns), from "
-           "`studio/records.py`. A key marked *sometimes* is present only in the case its note "
+           "`studio/records/`. A key marked *sometimes* is present only in the case its note "
            "names.\n"]
     for name, tp in used.items():
         doc = " ".join((tp.__doc__ or "").split())

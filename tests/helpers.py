@@ -136,7 +136,7 @@ def load_hand_made(studio):
 
 
 def shape_problems(value, tp, where: str = "$") -> list[str]:
-    """Where `value` (decoded JSON) breaks the record type `tp` (studio/records.py): missing or
+    """Where `value` (decoded JSON) breaks the record type `tp` (studio/records/): missing or
     unexpected keys, and values of the wrong kind, each with its path. [] when it fits."""
     import types
     import typing
@@ -191,7 +191,7 @@ def check_json_record(command: str, out: str) -> None:
 
 
 def check_records(studio) -> None:
-    """Make every facade method whose annotation names a record (studio/records.py) check each
+    """Make every facade method whose annotation names a record (studio/records/) check each
     result it returns against it, on this instance: the Python API keeps its documented
     shapes wherever the tests call it."""
     import functools
