@@ -35,10 +35,12 @@ class Evaluation:
         win rate per slice. Saved back so eval.json and the cards agree."""
         result = cast(dict, self.training.evaluate_run(run_id, again=again))
         run = self.training.run(run_id)
+        read = json.dumps(result, sort_keys=True)
         if again:
             result.pop("judge", None)  # the answers changed: judge them again
         self._slice(run, result)
-        self._save(run, result)
+        if json.dumps(result, sort_keys=True) != read:  # showing it again writes nothing
+            self._save(run, result)
         return cast(EvaluationRecord, result)
 
     def _slice(self, run: RunRow, result: dict) -> None:
