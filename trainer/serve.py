@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hmac
-import ipaddress
 import json
 import os
 import signal
@@ -29,6 +28,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from trainer.hosts import is_loopback
 from trainer.serve_model import (
     Engine,
     Params,
@@ -55,15 +55,6 @@ MAX_BODY = 16 * 1024 * 1024
 CHAT_MAX_TOKENS = 512       # a chat answer's default length when max_tokens is not given
 COMPLETION_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 KEY_ENV = "SFT_STUDIO_SERVE_API_KEY"
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # -- HTTP -----------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from trainer.serve import DEFAULT_HOST, default_name, is_loopback, resolve
+from trainer.hosts import is_loopback
+from trainer.serve import DEFAULT_HOST, default_name, resolve
 
 ENGINES = ("transformers", "llama.cpp")
 READY_TIMEOUT = 300.0  # seconds: a big model on a slow disk takes a while to load

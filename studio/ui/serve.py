@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from studio.errors import BadInput, StudioError
-from trainer.serve import is_loopback  # the one rule for the app and the model server
+from trainer.hosts import is_loopback  # the one rule for the app and the model server
 
 DEFAULT_HOST = "127.0.0.1"
 __all__ = ["DEFAULT_HOST", "is_loopback"]
